@@ -1,0 +1,63 @@
+"""What every command shares: opening the database and turning known errors into clear exits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from annotator.db import DatabaseError, open_database
+from annotator.repo import NotFound
+from annotator.sources import SourceError
+from annotator.taxonomy import TaxonomyError
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Exceptions whose message is written for the user; anything else is a bug and keeps its traceback.
+USER_ERRORS = (DatabaseError, NotFound, SourceError, TaxonomyError, ValueError, FileNotFoundError)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error for the user and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def user_errors(func: F) -> F:
+    """Turn the errors a user can act on into a one-line message and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def database() -> Engine:
+    """The configured database with its schema at head (upgraded if ANNOTATOR_AUTO_MIGRATE is on)."""
+    return open_database()
+
+
+@contextmanager
+def quiet_alembic() -> Iterator[None]:
+    """Alembic logs each migration step at INFO; commands show their own summary instead."""
+    import logging
+
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -1,0 +1,92 @@
+"""`annotator ingest`: stream a corpus into a project."""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from annotator.cli.common import console, database, err_console, user_errors
+from annotator.services.ingest import REASONS, IngestOptions, IngestSummary, ingest
+from annotator.settings import get_settings
+from annotator.sources import STDIN, SourceError
+
+
+@user_errors
+def ingest_cmd(
+    path: str = typer.Argument(..., help="A .jsonl, .csv/.tsv or .parquet file, or - for standard input."),
+    project: str = typer.Option(..., "--project", "-p", help="Project to add the items to."),
+    fmt: str = typer.Option(None, "--format", "-f", help="jsonl, csv or parquet (default: from the extension)."),
+    text_field: str = typer.Option("text", "--text-field", help="Field (column) holding the text."),
+    id_field: str = typer.Option(None, "--id-field", help="Field (column) holding your own item id."),
+    errors_out: Path = typer.Option(None, "--errors-out", dir_okay=False,
+                                    help="Write the rejected rows here, in the input's format, to fix and re-ingest."),
+    max_text_chars: int = typer.Option(None, "--max-text-chars", min=1,
+                                       help="Reject longer texts (default ANNOTATOR_MAX_TEXT_CHARS)."),
+    batch_size: int = typer.Option(None, "--batch-size", min=1, help="Rows per transaction."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Stream a corpus into a project: deduplicated, resumable, bad rows kept aside.
+
+    Every field other than the text and the id is kept as the item's metadata. Running the same file
+    again adds nothing; an interrupted run continues where it stopped. Rejected rows are recorded with
+    their line and reason; the command exits with 1 when any row was rejected.
+
+    Example: annotator ingest comments.jsonl --project reddit --id-field id --errors-out rejected.jsonl
+    """
+    settings = get_settings()
+    if path != STDIN and not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    options = IngestOptions(
+        text_field=text_field, id_field=id_field, fmt=fmt,
+        max_text_chars=max_text_chars or settings.max_text_chars,
+        batch_size=batch_size or settings.ingest_batch_size,
+    )
+    engine = database()
+    total = os.path.getsize(path) if path != STDIN else None
+    with ExitStack() as stack:
+        out = stack.enter_context(open(errors_out, "wb")) if errors_out else None
+        progress = Progress(
+            SpinnerColumn(), TextColumn("[bold]ingest[/]"), BarColumn(), DownloadColumn(),
+            TextColumn("{task.fields[rows]:>10,} rows  {task.fields[rate]:>8,.0f} rows/s  "
+                       "{task.fields[rejected]:,} rejected"),
+            TimeElapsedColumn(), console=err_console, disable=quiet, transient=False,
+        )
+        stack.enter_context(progress)
+        task = progress.add_task("ingest", total=total, rows=0, rate=0.0, rejected=0)
+
+        def on_progress(s: IngestSummary) -> None:
+            progress.update(task, completed=s.bytes_read if total else None, rows=s.rows_read,
+                            rate=s.rows_per_second, rejected=s.rejected)
+
+        try:
+            summary = ingest(engine, project, path, options, progress=on_progress, errors_out=out)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: committed batches are kept; run the same command again "
+                              "to continue where it stopped")
+            raise typer.Exit(130) from None
+        except SourceError as exc:
+            raise ValueError(f"{path}: {exc} (recorded in the ingest errors)") from None
+    _print_summary(summary, errors_out)
+    if summary.rejected:
+        raise typer.Exit(1)
+
+
+def _print_summary(s: IngestSummary, errors_out: Path | None) -> None:
+    resumed = f" (resumed after line {s.resumed_from:,})" if s.resumed_from else ""
+    console.print(
+        f"{s.source}{resumed}: {s.rows_read:,} rows read in {s.elapsed:.1f}s ({s.rows_per_second:,.0f} rows/s): "
+        f"[green]{s.inserted:,} added[/], {s.duplicates:,} duplicates skipped, "
+        f"[{'red' if s.rejected else 'green'}]{s.rejected:,} rejected[/]"
+    )
+    if s.rejected:
+        table = Table("reason", "rows", "meaning", title="rejected rows")
+        for reason, n in s.reasons.most_common():
+            table.add_row(reason, f"{n:,}", REASONS.get(reason, ""))
+        console.print(table)
+        where = f"written to {errors_out}" if errors_out else "pass --errors-out FILE to get them back"
+        console.print(f"rejected rows are kept in the ingest_errors table; {where}")

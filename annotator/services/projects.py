@@ -1,0 +1,48 @@
+"""Create and describe projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from annotator import repo
+from annotator.tables import Project
+from annotator.taxonomy import Taxonomy, custom_taxonomy, get_taxonomy, taxonomy_from_file
+
+DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
+    "overlap": 1,  # annotations wanted per item (Label Studio's maximum_annotations)
+    "emotion_threshold": 0.5,  # a predicted emotion counts as present from this probability
+}
+
+
+class ProjectExists(ValueError):
+    """A project with that name already exists."""
+
+
+def resolve_taxonomy(name: str | None, labels: list[str] | None = None,
+                     labels_file: Path | None = None) -> Taxonomy:
+    """A custom taxonomy from ``labels_file`` or ``labels`` if given, else the built-in one called ``name``."""
+    if labels_file is not None:
+        return taxonomy_from_file(labels_file, name=name or "custom")
+    if labels:
+        return custom_taxonomy(labels, name=name or "custom")
+    return get_taxonomy(name or "goemotions")
+
+
+def create_project(db: Session, name: str, taxonomy: Taxonomy, settings: dict[str, Any] | None = None,
+                   exist_ok: bool = False) -> Project:
+    """Create a project with a taxonomy; with ``exist_ok`` return the existing one if it has the same labels."""
+    name = name.strip()
+    if not name:
+        raise ValueError("a project needs a non-empty name")
+    existing = repo.find_project(db, name)
+    if existing is not None:
+        if exist_ok and tuple(existing.labels) == taxonomy.labels:
+            return existing
+        raise ProjectExists(
+            f"project {name!r} already exists (taxonomy {existing.taxonomy}, {len(existing.labels)} labels)"
+        )
+    merged = {**DEFAULT_PROJECT_SETTINGS, **(settings or {})}
+    return repo.add_project(db, name, taxonomy.name, taxonomy.labels, merged)

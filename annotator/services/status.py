@@ -1,0 +1,42 @@
+"""How far a project has come: items, predictions, annotations, ingest errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from annotator import repo
+from annotator.db import session_scope
+from annotator.tables import Adapter, IngestError, IngestRun
+
+
+def project_status(engine: Engine, project_name: str) -> dict[str, Any]:
+    """Counts for one project, plus predictions per adapter, error reasons and the latest ingest runs."""
+    with session_scope(engine) as db:
+        project = repo.get_project_or_raise(db, project_name)
+        counts = repo.project_counts(db, project.id)
+        active = db.get(Adapter, project.active_adapter_id).version if project.active_adapter_id else None
+        reasons = dict(
+            db.execute(
+                select(IngestError.reason, func.count()).where(IngestError.project_id == project.id)
+                .group_by(IngestError.reason)
+            ).all()
+        )
+        runs = db.scalars(
+            select(IngestRun).where(IngestRun.project_id == project.id).order_by(IngestRun.id.desc()).limit(5)
+        ).all()
+        return {
+            "project": project.name,
+            "taxonomy": project.taxonomy,
+            "labels": len(project.labels),
+            "active_adapter": active,
+            **counts,
+            "predictions_by_adapter": repo.predictions_by_adapter(db, project.id),
+            "ingest_errors_by_reason": reasons,
+            "ingest_runs": [
+                {"id": r.id, "source": r.source, "state": r.state, "inserted": r.rows_inserted,
+                 "duplicates": r.rows_duplicate, "rejected": r.rows_rejected}
+                for r in runs
+            ],
+        }

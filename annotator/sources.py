@@ -1,0 +1,227 @@
+"""Streaming readers for corpus files: JSONL, CSV and Parquet (and stdin).
+
+A reader yields one :class:`Record` per input row, in order, without holding the file in memory.
+It never raises on a bad row: a row that cannot be read becomes a record carrying its error, so the
+caller can keep it aside and carry on. Only a problem with the whole file (a CSV without the named
+column, an unreadable Parquet file) raises :class:`SourceError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+FORMATS = ("jsonl", "csv", "parquet")
+_EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+STDIN = "-"
+
+
+class SourceError(ValueError):
+    """The source as a whole cannot be read (wrong format, missing column); the message says why."""
+
+    def __init__(self, message: str, reason: str = "unreadable_source", line_number: int = 0, raw: bytes = b""):
+        super().__init__(message)
+        self.reason = reason
+        self.line_number = line_number
+        self.raw = raw
+
+
+@dataclass(slots=True)
+class Record:
+    """One input row: its 1-based line (or row) number, its raw bytes, and either fields or an error."""
+
+    line_number: int
+    raw: bytes
+    fields: dict[str, Any] | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+def detect_format(path: str, explicit: str | None = None) -> str:
+    """The input format: ``explicit`` if given, else from the file extension (``.jsonl.gz`` is not supported)."""
+    if explicit:
+        fmt = explicit.lower()
+        if fmt not in FORMATS:
+            raise SourceError(f"unknown format {explicit!r}; use one of: {', '.join(FORMATS)}")
+        return fmt
+    if path == STDIN:
+        raise SourceError("reading from stdin needs --format (jsonl or csv)")
+    ext = Path(path).suffix.lower()
+    if ext not in _EXTENSIONS:
+        raise SourceError(
+            f"cannot tell the format of {path!r} from its extension; pass --format {'|'.join(FORMATS)}"
+        )
+    return _EXTENSIONS[ext]
+
+
+def fingerprint(path: str) -> str | None:
+    """Identify a file's content cheaply (size, mtime and a hash of its first 64 KiB); None for stdin."""
+    if path == STDIN:
+        return None
+    st = os.stat(path)
+    with open(path, "rb") as f:
+        head = hashlib.blake2b(f.read(65536), digest_size=8).hexdigest()
+    return f"{st.st_size}:{st.st_mtime_ns}:{head}"
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """Open ``path`` for binary reading; ``-`` is standard input."""
+    if path == STDIN:
+        return sys.stdin.buffer
+    return open(path, "rb", buffering=1 << 20)
+
+
+def excerpt(raw: bytes, limit: int = 200) -> str:
+    """A short, printable excerpt of a raw row (undecodable bytes shown as escapes)."""
+    text = raw[: limit * 4].decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_jsonl(stream: IO[bytes], skip: int = 0) -> Iterator[Record]:
+    """Yield one record per non-blank line after line ``skip`` (lines up to it are not parsed: resume)."""
+    loads = orjson.loads
+    for number, line in enumerate(stream, start=1):
+        if number <= skip:
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = loads(line)
+        except orjson.JSONDecodeError as exc:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as dexc:
+                yield Record(number, line, reason="undecodable_bytes",
+                             message=f"not valid UTF-8 at byte {dexc.start}")
+                continue
+            yield Record(number, line, reason="invalid_json", message=f"invalid JSON: {exc}")
+            continue
+        if type(obj) is not dict:
+            yield Record(number, line, reason="not_an_object",
+                         message=f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        yield Record(number, line, obj)
+
+
+def _decoded_lines(stream: IO[bytes], bad: list[Record]) -> Iterator[str]:
+    """Decode lines one by one; undecodable lines are diverted to ``bad`` and replaced by nothing."""
+    for number, line in enumerate(stream, start=1):
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append(Record(number, line, reason="undecodable_bytes",
+                              message=f"not valid UTF-8 at byte {exc.start}"))
+            yield ""  # keeps csv's line count aligned with the file
+
+
+def read_csv(stream: IO[bytes], text_field: str, id_field: str | None, delimiter: str = ",",
+             skip: int = 0) -> Iterator[Record]:
+    """Yield the header (as a record with reason ``header``), then one record per row after line ``skip``.
+
+    Raises SourceError if a named column is missing from the header.
+    """
+    bad: list[Record] = []
+    lines = _decoded_lines(stream, bad)
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    header_raw = _csv_raw(header, delimiter)
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    for field, flag in ((text_field, "--text-field"), (id_field, "--id-field")):
+        if field is not None and field not in header:
+            raise SourceError(
+                f"the CSV has no column {field!r} (columns: {', '.join(header)}); pass {flag} with one of them",
+                reason="missing_column", line_number=1, raw=header_raw,
+            )
+    width = len(header)
+    yield Record(1, header_raw, reason="header")  # the header, so --errors-out can write it first
+    for row in reader:
+        while bad:
+            record = bad.pop(0)
+            if record.line_number > skip:
+                yield record
+        number = reader.line_num
+        if number <= skip or not row or (len(row) == 1 and row[0] == ""):
+            continue
+        raw = _csv_raw(row, delimiter)
+        if len(row) != width:
+            yield Record(number, raw, reason="malformed_row",
+                         message=f"{len(row)} fields where the header has {width}")
+            continue
+        yield Record(number, raw, dict(zip(header, row)))
+    for record in bad:
+        if record.line_number > skip:
+            yield record
+
+
+def _csv_raw(row: list[str], delimiter: str) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow(row)
+    return buf.getvalue().encode("utf-8")
+
+
+def read_parquet(path: str, text_field: str, id_field: str | None, skip: int = 0,
+                 batch_rows: int = 10000) -> Iterator[Record]:
+    """Yield one record per Parquet row, reading row groups in batches. Raises SourceError on a missing column."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise SourceError(f"{path} is not a readable Parquet file: {exc}") from exc
+    names = pf.schema_arrow.names
+    for field, flag in ((text_field, "--text-field"), (id_field, "--id-field")):
+        if field is not None and field not in names:
+            raise SourceError(
+                f"the Parquet file has no column {field!r} (columns: {', '.join(names)}); pass {flag}",
+                reason="missing_column", line_number=0, raw=", ".join(names).encode(),
+            )
+    number = 0
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        if number + batch.num_rows <= skip:
+            number += batch.num_rows
+            continue
+        for row in batch.to_pylist():
+            number += 1
+            if number <= skip:
+                continue
+            yield Record(number, orjson.dumps(row, default=str), row)
+
+
+def iter_records(path: str, fmt: str, text_field: str, id_field: str | None, skip: int = 0) -> Iterator[Record]:
+    """Records of ``path`` in format ``fmt`` whose line (row) number is above ``skip``, the resume point."""
+    if fmt == "parquet":
+        if path == STDIN:
+            raise SourceError("Parquet cannot be read from stdin; pass a file path")
+        yield from read_parquet(path, text_field, id_field, skip=skip)
+        return
+    stream = open_binary(path)
+    try:
+        if fmt == "jsonl":
+            yield from read_jsonl(stream, skip=skip)
+        else:
+            delimiter = "\t" if path.lower().endswith(".tsv") else ","
+            yield from read_csv(stream, text_field, id_field, delimiter=delimiter, skip=skip)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()

