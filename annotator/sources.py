@@ -54,12 +54,22 @@ class Record:
     message: str | None = None
 
 
+def dataset_formats() -> tuple[str, ...]:
+    """Names of the annotated-dataset formats ingest also reads (GoEmotions TSV, SemEval, RECCON, ...)."""
+    from annotator.datasets import available_formats
+
+    return available_formats()
+
+
 def detect_format(path: str, explicit: str | None = None) -> str:
     """The input format: ``explicit`` if given, else from the file extension (``.jsonl.gz`` is not supported)."""
     if explicit:
         fmt = explicit.lower()
-        if fmt not in FORMATS:
-            raise SourceError(f"unknown format {explicit!r}; use one of: {', '.join(FORMATS)}")
+        if fmt not in FORMATS and fmt not in dataset_formats():
+            raise SourceError(
+                f"unknown format {explicit!r}; use one of: {', '.join(FORMATS)}, "
+                f"or an annotated dataset: {', '.join(dataset_formats())}"
+            )
         return fmt
     if path == STDIN:
         raise SourceError("reading from stdin needs --format (jsonl or csv)")
@@ -208,8 +218,33 @@ def read_parquet(path: str, text_field: str, id_field: str | None, skip: int = 0
             yield Record(number, orjson.dumps(row, default=str), row)
 
 
+def read_annotated_dataset(path: str, fmt: str, skip: int = 0) -> Iterator[Record]:
+    """Records from a known annotated dataset (``annotator.datasets``): id and text, the gold labels
+    under ``gold``, and the dataset's own fields as metadata. Raises SourceError on a malformed file."""
+    from annotator.datasets import DatasetFormatError, read_dataset
+
+    try:
+        for number, ex in enumerate(read_dataset(Path(path), fmt), start=1):
+            if number <= skip:
+                continue
+            gold = {"emotions": list(ex.emotions) if ex.emotions is not None else None,
+                    "intensity": ex.intensity,
+                    "cause": None if ex.cause is None else
+                    {"start": ex.cause.start, "end": ex.cause.end, "text": ex.cause.text}}
+            fields = {"id": ex.id, "text": ex.text, "gold": gold, "taxonomy": ex.taxonomy, "split": ex.split,
+                      **ex.meta}
+            yield Record(number, orjson.dumps(fields, default=str), fields)
+    except DatasetFormatError as exc:
+        raise SourceError(str(exc), reason="unreadable_source") from exc
+
+
 def iter_records(path: str, fmt: str, text_field: str, id_field: str | None, skip: int = 0) -> Iterator[Record]:
     """Records of ``path`` in format ``fmt`` whose line (row) number is above ``skip``, the resume point."""
+    if fmt in dataset_formats():
+        if path == STDIN:
+            raise SourceError(f"the {fmt} dataset format cannot be read from stdin; pass its file or folder")
+        yield from read_annotated_dataset(path, fmt, skip=skip)
+        return
     if fmt == "parquet":
         if path == STDIN:
             raise SourceError("Parquet cannot be read from stdin; pass a file path")

@@ -13,14 +13,17 @@ from rich.table import Table
 from annotator.cli.common import console, database, err_console, user_errors
 from annotator.services.ingest import REASONS, IngestOptions, IngestSummary, ingest
 from annotator.settings import get_settings
-from annotator.sources import STDIN, SourceError
+from annotator.sources import STDIN, SourceError, dataset_formats
 
 
 @user_errors
 def ingest_cmd(
     path: str = typer.Argument(..., help="A .jsonl, .csv/.tsv or .parquet file, or - for standard input."),
     project: str = typer.Option(..., "--project", "-p", help="Project to add the items to."),
-    fmt: str = typer.Option(None, "--format", "-f", help="jsonl, csv or parquet (default: from the extension)."),
+    fmt: str = typer.Option(None, "--format", "-f",
+                            help="jsonl, csv or parquet (default: from the extension), or an annotated dataset "
+                            "(goemotions, semeval-ec, semeval-ei-reg, reccon, gne, emotion-stimulus, emotionlines, "
+                            "snow2008: its gold labels are kept under meta.gold)."),
     text_field: str = typer.Option("text", "--text-field", help="Field (column) holding the text."),
     id_field: str = typer.Option(None, "--id-field", help="Field (column) holding your own item id."),
     errors_out: Path = typer.Option(None, "--errors-out", dir_okay=False,
@@ -39,6 +42,8 @@ def ingest_cmd(
     Example: annotator ingest comments.jsonl --project reddit --id-field id --errors-out rejected.jsonl
     """
     settings = get_settings()
+    if fmt and fmt.lower() in dataset_formats():
+        text_field, id_field = "text", "id"  # dataset readers name their fields themselves
     if path != STDIN and not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
     options = IngestOptions(
@@ -47,7 +52,7 @@ def ingest_cmd(
         batch_size=batch_size or settings.ingest_batch_size,
     )
     engine = database()
-    total = os.path.getsize(path) if path != STDIN else None
+    total = os.path.getsize(path) if os.path.isfile(path) else None
     with ExitStack() as stack:
         out = stack.enter_context(open(errors_out, "wb")) if errors_out else None
         progress = Progress(

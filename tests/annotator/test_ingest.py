@@ -255,3 +255,26 @@ def test_unicode_and_large_batches_round_trip(engine, tmp_path):
     assert summary.inserted == 2500
     stored = items(engine)
     assert stored[texts[1234]].meta == {"n": 1234}
+
+
+def test_annotated_dataset_format_keeps_gold_labels(engine, runner, shared_data):
+    make_project(engine)
+    path = shared_data / "goemotions" / "dev.tsv"
+    result = runner.invoke(app, ["ingest", str(path), "-p", "p", "--format", "goemotions", "-q"])
+    assert result.exit_code == 0, result.output
+    with session_scope(engine) as db:
+        n = db.scalar(select(func.count()).select_from(Item))
+        sample = db.scalars(select(Item).order_by(Item.id).limit(1)).one()
+    # 5,426 rows; identical comment texts collapse into one item
+    assert 5300 < n <= 5426
+    assert sample.meta["gold"]["emotions"] and sample.meta["split"] == "dev"
+
+
+def test_annotated_dataset_with_cause_spans(engine, shared_data):
+    make_project(engine)
+    summary = ingest(engine, "p", str(shared_data / "emotion_stimulus" / "emotion_cause.shared.txt"),
+                     IngestOptions(fmt="emotion-stimulus", id_field="id"))
+    assert summary.rejected == 0 and summary.inserted + summary.duplicates == 656
+    for item in items(engine).values():
+        cause = item.meta["gold"]["cause"]
+        assert item.text[cause["start"]:cause["end"]] == cause["text"]
