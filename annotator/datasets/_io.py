@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from annotator.datasets.types import DatasetFormatError
 
@@ -128,3 +130,15 @@ def chain_files(files: Iterable[Path], read_one: Callable[[Path], Iterator]) -> 
     """Read several files one after the other, lazily."""
     for file in files:
         yield from read_one(file)
+
+
+def load_json(path: Path, expected: type, shape: str) -> Any:
+    """Load a whole JSON file whose top level must be of type ``expected`` (``shape`` describes it)."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise DatasetFormatError(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
+    if not isinstance(data, expected):
+        raise DatasetFormatError(path, None, f"expected {shape}")
+    return data

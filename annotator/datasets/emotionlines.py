@@ -17,12 +17,11 @@ undefined are kept. The mapping is one-to-one, so it is deterministic and revers
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from annotator.datasets._io import chain_files, expand, infer_split
+from annotator.datasets._io import chain_files, expand, infer_split, load_json
 from annotator.datasets.labels import EKMAN_NEUTRAL, EKMAN_NEUTRAL_TAXONOMY, normalise_ekman
 from annotator.datasets.types import DatasetFormatError, Example
 
@@ -61,13 +60,7 @@ def read(path: Path, *, splits: str | Sequence[str] | None = None, fix_cp1252: b
 
 
 def _read_file(path: Path, repair: bool) -> Iterator[Example]:
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            dialogues = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise DatasetFormatError(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
-    if not isinstance(dialogues, list):
-        raise DatasetFormatError(path, None, "expected a JSON list of dialogues")
+    dialogues = load_json(path, list, "a JSON list of dialogues")
     split = infer_split(path)
     clean = fix_cp1252 if repair else (lambda text: text)
     for d, dialogue in enumerate(dialogues):

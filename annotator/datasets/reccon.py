@@ -15,12 +15,11 @@ evidence turn's utterance (``None`` for latent spans or a span not found there).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from annotator.datasets._io import chain_files, expand, infer_split
+from annotator.datasets._io import chain_files, expand, infer_split, load_json
 from annotator.datasets.labels import EKMAN_NEUTRAL, EKMAN_NEUTRAL_TAXONOMY, normalise_ekman
 from annotator.datasets.types import CauseSpan, DatasetFormatError, Example
 
@@ -41,14 +40,7 @@ def read(path: Path, *, splits: str | Sequence[str] | None = None) -> Iterator[E
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise DatasetFormatError(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise DatasetFormatError(path, None, "expected a JSON object {dialogue_id: [[utterance, ...]]}")
-    return data
+    return load_json(path, dict, "a JSON object {dialogue_id: [[utterance, ...]]}")
 
 
 def _read_file(path: Path) -> Iterator[Example]:
