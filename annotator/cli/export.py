@@ -45,7 +45,8 @@ def status_cmd(
     if as_json:
         typer.echo(json.dumps(status))
         return
-    table = Table(title=f"{status['project']} ({status['taxonomy']}, {status['labels']} labels)", show_header=False)
+    table = Table(title=f"project {status['project']}", show_header=False)
+    table.add_row("taxonomy", f"{status['taxonomy']} ({status['labels']} labels)")
     for key in ("items", "predicted", "annotated", "annotations", "ingest_errors", "active_adapter"):
         value = status[key]
         table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value or "-"))
