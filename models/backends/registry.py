@@ -1,0 +1,16 @@
+"""Backends by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from models.backends.base import Backend
+
+
+def make_backend(name: str, base_path: Path, adapter_path: Path | None, pad_id: int, device: str) -> Backend:
+    """Load the named backend for a base folder and an optional LoRA adapter folder."""
+    if name == "transformers":
+        from models.backends.transformers import TransformersBackend
+
+        return TransformersBackend.load(base_path, adapter_path, pad_id=pad_id, device=device)
+    raise NotImplementedError(f"unknown backend {name!r}; known: transformers (vllm is planned)")

@@ -1,0 +1,90 @@
+"""The EmoLLM labeler: base model + optional LoRA adapter -> emotions, intensity and cause for texts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from models.backends.base import Backend
+from models.backends.registry import make_backend
+from models.base import DEFAULT_CACHE_DIR, BaseModel, load_tokenizer, resolve_base
+from models.tasks.prompt import Prompter
+from models.tasks.registry import DEFAULT_TASKS, make_tasks
+from models.tokens import Codec
+
+ADAPTER_META = "emo_adapter.json"  # written by training next to the peft files
+BASE_VERSION = "base"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One item's machine labels. ``cause`` is ``(start, end, text[start:end])`` in characters, or None."""
+
+    emotions: dict[str, float]
+    intensity: float | None
+    cause: tuple[int, int, str] | None
+    adapter_version: str
+
+
+def adapter_version(adapter_path: Path | None) -> str:
+    """The version recorded in an adapter's metadata (its folder name if there is none); "base" for none."""
+    if adapter_path is None:
+        return BASE_VERSION
+    meta = Path(adapter_path) / ADAPTER_META
+    if meta.exists():
+        return str(json.loads(meta.read_text())["version"])
+    return Path(adapter_path).name
+
+
+class Labeler:
+    """Loads the weights once; ``predict`` labels batches of texts with one packed forward pass each."""
+
+    def __init__(
+        self,
+        base: str | Path | BaseModel | None,
+        adapter_path: Path | None,
+        labels: Sequence[str],
+        device: str = "cpu",
+        *,
+        tasks: Sequence[str] = DEFAULT_TASKS,
+        backend: str = "transformers",
+        cache_dir: Path = DEFAULT_CACHE_DIR,
+    ) -> None:
+        self.base = base if isinstance(base, BaseModel) else resolve_base(base, cache_dir)
+        self.adapter_path = Path(adapter_path) if adapter_path is not None else None
+        self.labels = tuple(labels)
+        self.version = adapter_version(self.adapter_path)
+        self.codec = Codec(load_tokenizer(self.base.path))
+        self.prompter = Prompter(make_tasks(tasks, self.labels), self.codec)
+        self.backend = make_backend(backend, self.base.path, self.adapter_path, self.codec.pad_id, device)
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+        """One Prediction per text, in input order. Fields a task could not read are empty/None."""
+        return predict(self.prompter, self.backend, texts, batch_size, self.version)
+
+
+def predict(
+    prompter: Prompter, backend: Backend, texts: Sequence[str], batch_size: int, version: str
+) -> list[Prediction]:
+    """Label ``texts`` with any prompter/backend pair (also used by training on its in-memory model)."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    built_all = [prompter.query(text) for text in texts]
+    # similar token lengths share a batch, so little compute goes to padding
+    order = sorted(range(len(texts)), key=lambda i: len(built_all[i][0].item))
+    out: list[Prediction | None] = [None] * len(texts)
+    for lo in range(0, len(order), batch_size):
+        chunk = order[lo : lo + batch_size]
+        built = [built_all[i] for i in chunk]
+        results = backend.run(prompter.prefix, [query for query, _ in built])
+        for i, (_, slices), result in zip(chunk, built, results):
+            values = prompter.parse(texts[i], result, slices)
+            out[i] = Prediction(
+                emotions=values.get("emotions") or {},
+                intensity=values.get("intensity"),
+                cause=values.get("cause"),
+                adapter_version=version,
+            )
+    return out  # type: ignore[return-value]

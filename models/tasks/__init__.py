@@ -1,0 +1,1 @@
+"""Tasks: each owns its instruction, its branches (what to ask), its training target and its parser."""

@@ -1,0 +1,62 @@
+"""Types shared by all tasks: the labeled example, the text completion, and the Task protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from models.backends.base import Branch, BranchResult
+from models.tokens import Codec
+
+
+@dataclass(frozen=True)
+class Example:
+    """A (possibly partly) labeled text. ``None`` in a field means "not annotated", never "negative".
+
+    ``emotions``: the labels that apply (every other taxonomy label is then a "no").
+    ``intensity``: overall intensity in [0, 1].
+    ``cause``: character span ``(start, end)`` of the cause in ``text``; an empty span ``(s, s)`` means
+    "annotated: no cause in the text".
+    """
+
+    text: str
+    emotions: frozenset[str] | None = None
+    intensity: float | None = None
+    cause: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One training target as text: the assistant turn continues with ``stem + answer``.
+
+    ``choices``: when the readout compares a closed set of answers (" yes" / " no"), all of them, so
+    training targets exactly the token the readout scores (and DPO can take the others as rejected).
+    """
+
+    stem: str
+    answer: str
+    choices: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What a task provides. A task never loads a model; a backend never sees a task."""
+
+    name: str  # registry name, frozen once published, e.g. "emotion.v1"
+    field: str  # the Prediction field it fills: "emotions", "intensity" or "cause"
+
+    def instruction(self) -> str:
+        """Its line of the system prompt."""
+        ...
+
+    def branches(self, text: str, codec: Codec) -> list[Branch]:
+        """The branches to evaluate for ``text`` (each conditioned on the prompt only)."""
+        ...
+
+    def parse(self, text: str, results: Sequence[BranchResult], codec: Codec) -> Any:
+        """Turn the backend's results for its branches into a value; ``None`` when unreadable."""
+        ...
+
+    def completions(self, example: Example) -> list[Completion]:
+        """Text targets for training; empty when ``example`` lacks this task's field."""
+        ...

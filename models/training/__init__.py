@@ -1,0 +1,1 @@
+"""Adapter training: LoRA SFT on the same branch trees the labeler reads."""

@@ -1,0 +1,62 @@
+"""Labeled examples on disk (JSONL) and their fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from models.tasks.base import Example
+
+
+def example_from_dict(row: dict) -> Example:
+    """An Example from one JSON object (see ``DataConfig.train_file`` for the fields)."""
+    emotions = row.get("emotions")
+    cause = row.get("cause")
+    intensity = row.get("intensity")
+    text = row["text"]
+    if cause is not None:
+        start, end = int(cause[0]), int(cause[1])
+        if not 0 <= start <= end <= len(text):
+            raise ValueError(f"cause {cause} is outside the text ({len(text)} chars)")
+        cause = (start, end)
+    return Example(
+        text=text,
+        emotions=frozenset(emotions) if emotions is not None else None,
+        intensity=float(intensity) if intensity is not None else None,
+        cause=cause,
+    )
+
+
+def example_to_dict(example: Example) -> dict:
+    """The JSON object for an Example (labels sorted, so equal examples serialise equally)."""
+    return {
+        "text": example.text,
+        "emotions": sorted(example.emotions) if example.emotions is not None else None,
+        "intensity": example.intensity,
+        "cause": list(example.cause) if example.cause is not None else None,
+    }
+
+
+def read_examples(path: Path) -> list[Example]:
+    """All examples of a JSONL file (blank lines skipped)."""
+    with open(path, encoding="utf-8") as handle:
+        return [example_from_dict(json.loads(line)) for line in handle if line.strip()]
+
+
+def write_examples(path: Path, examples: Iterable[Example]) -> Path:
+    """Write examples as JSONL; returns ``path``."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for example in examples:
+            handle.write(json.dumps(example_to_dict(example), ensure_ascii=False) + "\n")
+    return path
+
+
+def examples_sha256(examples: Sequence[Example]) -> str:
+    """Order-sensitive hash of the examples' canonical JSON."""
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(json.dumps(example_to_dict(example), sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

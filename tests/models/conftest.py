@@ -1,0 +1,41 @@
+"""Shared fixtures for models/ tests: the real 135M base, converted once into a persistent cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.base import DEFAULT_CACHE_DIR, BaseModel, load_model, load_tokenizer, resolve_base
+from models.tokens import Codec
+
+# The CI box has 2 cores shared with other jobs; on a busy core, 2 OpenMP threads spin-wait and run
+# 2-4x slower than 1 (measured), so tests use one thread.
+torch.set_num_threads(1)
+
+LABELS = ("joy", "anger", "sadness", "fear")
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> Path:
+    """Persistent across runs (conversion takes ~20 s once); CI should keep ~/.cache/emo-annotator."""
+    return DEFAULT_CACHE_DIR
+
+
+@pytest.fixture(scope="session")
+def base(cache_dir: Path) -> BaseModel:
+    """The packaged SmolLM2-135M-Instruct, converted to an fp32 safetensors folder."""
+    return resolve_base(None, cache_dir)
+
+
+@pytest.fixture(scope="session")
+def codec(base: BaseModel) -> Codec:
+    """Its tokenizer."""
+    return Codec(load_tokenizer(base.path))
+
+
+@pytest.fixture(scope="session")
+def model(base: BaseModel):
+    """The base model (fp32, CPU, SDPA). Tests must not modify it."""
+    return load_model(base.path, device="cpu")
