@@ -14,7 +14,7 @@ import torch
 from transformers import DynamicCache
 
 from models.backends.base import BranchResult, Query
-from models.backends.tree import PackedBatch, pack
+from models.backends.tree import PackedBatch, forward_packed, pack
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -84,13 +84,7 @@ class TransformersBackend:
         cache = self.prefix_cache(prefix, len(queries))
         self.stats["tree_real"] += int((batch.segments >= 0).sum())
         self.stats["tree_slots"] += batch.input_ids.numel()
-        hidden = self.model.get_decoder()(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
-            position_ids=batch.position_ids,
-            past_key_values=cache,
-            use_cache=True,
-        ).last_hidden_state
+        hidden = forward_packed(self.model.get_decoder(), batch, cache)
         results = [[BranchResult() for _ in q.branches] for q in queries]
         self._read_scores(queries, batch, hidden, results)
         self._decode(queries, batch, hidden, cache, results)

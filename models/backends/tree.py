@@ -99,3 +99,14 @@ def tree_mask(segments: torch.Tensor, prefix_len: int, dtype: torch.dtype) -> to
     tree = torch.zeros((rows, total, total), dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
     prefix = torch.zeros((rows, total, prefix_len), dtype=dtype)
     return torch.cat([prefix, tree], dim=-1)[:, None]
+
+
+def forward_packed(decoder: torch.nn.Module, packed: PackedBatch, cache: object) -> torch.Tensor:
+    """Run the decoder over a packed batch on top of the shared prefix ``cache``; return its hidden states."""
+    return decoder(
+        input_ids=packed.input_ids,
+        attention_mask=packed.attention_mask,
+        position_ids=packed.position_ids,
+        past_key_values=cache,
+        use_cache=True,
+    ).last_hidden_state

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import torch
 
 from models.backends.transformers import TransformersBackend, expand_cache
-from models.backends.tree import pack
+from models.backends.tree import forward_packed, pack
 from models.base import BaseModel, load_model, load_tokenizer, resolve_base
 from models.labeler import ADAPTER_META, predict
 from models.tasks.base import Example
@@ -63,13 +63,7 @@ def tree_loss(model: torch.nn.Module, prefix: Sequence[int], batch: Sequence[Enc
         dtype=head.dtype,
         device=device,
     )
-    hidden = decoder(
-        input_ids=packed.input_ids,
-        attention_mask=packed.attention_mask,
-        position_ids=packed.position_ids,
-        past_key_values=cache,
-        use_cache=True,
-    ).last_hidden_state
+    hidden = forward_packed(decoder, packed, cache)
     rows, cols, targets = [], [], []
     for r, example in enumerate(batch):
         for j, branch in enumerate(example.branches):
