@@ -112,21 +112,14 @@ def add_ingest_errors(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(table.insert().prefix_with("OR IGNORE"), rows)
 
 
-def ingest_errors_for_source(db: Session | Connection, project_id: int, source: str,
-                             up_to_line: int | None = None) -> Sequence[Any]:
-    """Rejected rows of one source (optionally only up to a line), in file order."""
-    stmt = select(IngestError).where(IngestError.project_id == project_id, IngestError.source == source)
-    if up_to_line is not None:
-        stmt = stmt.where(IngestError.line_number <= up_to_line)
-    stmt = stmt.order_by(IngestError.line_number)
-    if isinstance(db, Session):
-        return db.scalars(stmt).all()
-    return conn_rows(db, stmt)
-
-
-def conn_rows(conn: Connection, stmt: Any) -> Sequence[Any]:
-    """Rows of a Core statement on a connection."""
-    return conn.execute(stmt).all()
+def ingest_errors_for_source(conn: Connection, project_id: int, source: str, up_to_line: int) -> Sequence[Any]:
+    """Rejected rows of one source up to a line, in file order."""
+    return conn.execute(
+        select(IngestError.line_number, IngestError.reason, IngestError.raw)
+        .where(IngestError.project_id == project_id, IngestError.source == source,
+               IngestError.line_number <= up_to_line)
+        .order_by(IngestError.line_number)
+    ).all()
 
 
 # --- bulk item insert (ingest's hot path) -----------------------------------------------------------

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -48,16 +47,3 @@ def database() -> Engine:
     """The configured database with its schema at head (upgraded if ANNOTATOR_AUTO_MIGRATE is on)."""
     return open_database()
 
-
-@contextmanager
-def quiet_alembic() -> Iterator[None]:
-    """Alembic logs each migration step at INFO; commands show their own summary instead."""
-    import logging
-
-    logger = logging.getLogger("alembic")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

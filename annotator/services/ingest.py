@@ -43,6 +43,8 @@ REASONS = {
     "unreadable_source": "the file could not be read at all",
 }
 
+WHOLE_FILE_REASONS = frozenset({"missing_column", "unreadable_source"})
+
 
 @dataclass
 class IngestOptions:
@@ -89,12 +91,12 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
            progress: ProgressCallback | None = None, errors_out: IO[bytes] | None = None) -> IngestSummary:
     """Ingest ``source`` (a path, or ``-`` for stdin) into ``project_name``; see the module docstring."""
     fmt = detect_format(source, options.fmt)
-    summary = IngestSummary(source=source)
+    print_name = source if source != STDIN else "<stdin>"
+    summary = IngestSummary(source=print_name)
     started = time.perf_counter()
     with session_scope(engine) as db:
         project = repo.get_project_or_raise(db, project_name)
         project_id = project.id
-        print_name = source if source != STDIN else "<stdin>"
         fp = fingerprint(source)
         run = repo.find_unfinished_run(db, project_id, print_name, fp, fmt, options.key())
         if run is None:
@@ -104,10 +106,9 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
         summary.position = run.rows_done
         run_id, skip = run.id, run.rows_done
     summary.run_id = run_id
-    summary.source = print_name
-
-    if errors_out is not None and skip:
-        _replay_errors(engine, project_id, print_name, skip, errors_out)
+    # A resumed run's --errors-out also holds the rows rejected before the interruption, after the
+    # CSV header (which the reader yields first).
+    replay = errors_out is not None and skip > 0
 
     # Two stages overlap: this thread reads, validates and hashes batch N+1 while one writer thread
     # stores batch N (the database driver releases the GIL while it waits on the server).
@@ -128,6 +129,9 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
                     if errors_out is not None:
                         errors_out.write(record.raw)
                     continue
+                if replay:
+                    _replay_errors(engine, project_id, print_name, skip, errors_out)
+                    replay = False
                 batch.append(record)
                 if len(batch) >= options.batch_size:
                     pending = submit(batch)
@@ -141,6 +145,8 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
                 repo.add_ingest_errors(conn, [_error_row(project_id, run_id, print_name, exc.line_number,
                                                          exc.reason, str(exc), exc.raw)])
             raise
+        if replay:
+            _replay_errors(engine, project_id, print_name, skip, errors_out)
         pending = submit(batch, finished=True)
         pending.result()
     summary.finished = True
@@ -148,10 +154,10 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
 
 
 def _replay_errors(engine: Engine, project_id: int, source: str, up_to: int, out: IO[bytes]) -> None:
-    """A resumed run's --errors-out must also hold the rows rejected before the interruption."""
+    """Write the rows of ``source`` rejected up to line ``up_to`` (not whole-file errors: no row of theirs)."""
     with engine.connect() as conn:
         for err in repo.ingest_errors_for_source(conn, project_id, source, up_to_line=up_to):
-            if err.line_number > 1 or err.reason != "missing_column":
+            if err.reason not in WHOLE_FILE_REASONS:
                 out.write(_with_newline(err.raw))
 
 

@@ -278,3 +278,22 @@ def test_annotated_dataset_with_cause_spans(engine, shared_data):
     for item in items(engine).values():
         cause = item.meta["gold"]["cause"]
         assert item.text[cause["start"]:cause["end"]] == cause["text"]
+
+
+def test_resumed_csv_run_writes_the_header_before_replayed_rejections(engine, tmp_path):
+    make_project(engine)
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"text,n\n,0\n" + b"".join(b"t%d,%d\n" % (i, i) for i in range(1, 20)) + b",20\n")
+    options = IngestOptions(batch_size=5)
+
+    def stop(s: IngestSummary) -> None:
+        if s.rows_read >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(engine, "p", str(path), options, progress=stop)
+    out = tmp_path / "rejected.csv"
+    with open(out, "wb") as f:
+        summary = ingest(engine, "p", str(path), options, errors_out=f)
+    assert summary.resumed_from > 0
+    assert out.read_bytes() == b"text,n\n,0\n,20\n"
