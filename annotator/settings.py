@@ -36,9 +36,16 @@ class Settings(BaseSettings):
     broker_url: str = Field(default="", description="Celery broker, e.g. redis://127.0.0.1:6379/0.")
     result_backend: str = Field(default="", description="Celery result backend; defaults to the broker.")
 
+    # Workers and jobs
+    prelabel_batch_size: int = Field(default=64, ge=1, description="Items per pre-labeling task.")
+
     # Label Studio
     labelstudio_url: str = Field(default="http://127.0.0.1:8080", description="Label Studio base URL.")
     labelstudio_token: str = Field(default="", description="Label Studio legacy token or personal access token.")
+
+    # Dashboard
+
+    # Agreement, consensus and retraining
 
     # Models
     base_model: str = Field(

@@ -225,3 +225,63 @@ class IngestError(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     raw_hash: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Job(Base):
+    """A unit of background work (pre-labeling, retraining, a Label Studio sync) and its progress.
+
+    The database, not the broker, is the source of truth: ``done``/``total`` survive a broker restart,
+    and a job can be resumed by re-enqueueing whatever its scope still lacks.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_project_id_kind", "project_id", "kind"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))  # prelabel | retrain | ...
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=True)
+    adapter_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    queue: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    dispatch: Mapped[str] = mapped_column(String(20), default="inprocess")  # inprocess | celery
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed|cancelled
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    """A dashboard account. ``password_hash`` is a salted scrypt hash, never the password."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20), default="annotator")  # annotator | admin
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelStudioTask(Base):
+    """Which Label Studio task holds one of our items, and which prediction was sent with it.
+
+    Makes ``annotator labelstudio push`` idempotent: an item is sent again only when it has no task yet
+    or its current prediction (``prediction_version``) changed since the last push.
+    """
+
+    __tablename__ = "labelstudio_tasks"
+    __table_args__ = (
+        UniqueConstraint("ls_project_id", "item_id"),
+        Index("ix_labelstudio_tasks_ls_project_id_ls_task_id", "ls_project_id", "ls_task_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    ls_project_id: Mapped[int] = mapped_column(BigInteger)
+    ls_task_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    prediction_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    pushed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
