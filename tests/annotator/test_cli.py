@@ -38,11 +38,15 @@ def test_readme_mentions_every_top_level_command():
 
 
 def test_demo_runs_twice(runner, tmp_path, monkeypatch):
+    """The README's main job: ingest, pre-label a few items with the default labeler, export; twice."""
     monkeypatch.chdir(tmp_path)
-    first = runner.invoke(app, ["demo"])
+    monkeypatch.setenv("ANNOTATOR_TORCH_THREADS", "1")
+    first = runner.invoke(app, ["demo", "--label", "6"])
     assert first.exit_code == 0, first.output
-    assert "500 added" in first.output
-    second = runner.invoke(app, ["demo"])
-    assert second.exit_code == 0 and "0 added, 500 already there" in second.output
+    assert "500 added" in first.output and "6 items" in first.output
+    second = runner.invoke(app, ["demo", "--label", "6"])
+    assert second.exit_code == 0 and "0 added, 500 already there" in second.output and "0 items" in second.output
     rows = [json.loads(line) for line in (tmp_path / "demo-export.jsonl").read_text().splitlines()]
     assert len(rows) == 500 and rows[0]["meta"]["gold_emotions"]
+    labeled = [r for r in rows if r["label_source"] == "model"]
+    assert len(labeled) == 6, {r["label_source"] for r in rows}
