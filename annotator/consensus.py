@@ -1,15 +1,23 @@
 """Pure functions that turn several labels for one item into one: the item's current best labels.
 
-Human annotations win over machine predictions. Among humans: emotions by majority (a label chosen
-by at least half of the annotators), intensity by the mean, cause by the most frequent span.
+Human annotations win over machine predictions. Among humans: emotions by (optionally
+reliability-weighted) majority, a label chosen by at least half of the annotators' weight; intensity by
+the mean (or median); cause by the most frequent span, or, where the item's text is known, by token
+majority turned back into a span. The same rules give the leave-one-out consensus agreement compares
+each annotator with, and the consensus labels retraining learns from.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
+
+from annotator.agreement.spans import Span, mask_to_span, span_mask, token_offsets
 
 
 class HumanLabels(Protocol):
@@ -49,17 +57,50 @@ def _span(start: int | None, end: int | None, text: str | None) -> dict[str, Any
     return {"start": start, "end": end, "text": text}
 
 
+def majority_emotions(label_sets: Sequence[Iterable[str]], weights: Sequence[float] | None = None) -> list[str]:
+    """Labels chosen by at least half of the annotators' total weight (every weight 1 when None), sorted."""
+    if weights is None:
+        weights = [1.0] * len(label_sets)
+    votes: dict[str, float] = {}
+    for labels, weight in zip(label_sets, weights):
+        for label in set(labels):
+            votes[label] = votes.get(label, 0.0) + weight
+    total = sum(weights)
+    return sorted(label for label, w in votes.items() if total > 0 and 2 * w >= total - 1e-12)
+
+
+def combine_intensity(values: Iterable[float | None], method: str = "mean") -> float | None:
+    """Mean or median of the intensities given (None values skipped; None if there are none)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if method == "median":
+        return float(statistics.median(present))
+    if method != "mean":
+        raise ValueError(f"unknown intensity consensus {method!r}; use mean or median")
+    return sum(present) / len(present)
+
+
+def token_majority_span(spans: Sequence[Span | None], text: str) -> Span | None:
+    """The tokens at least half of the annotators put inside the cause (an annotator without a cause
+    puts none), as one span: the longest contiguous run of them. None when no token has a majority."""
+    if not spans:
+        return None
+    offsets = token_offsets(text)
+    votes = np.zeros(len(offsets), dtype=np.int64)
+    for span in spans:
+        votes += span_mask(offsets, span)
+    return mask_to_span(offsets, 2 * votes >= len(spans))
+
+
 def from_humans(annotations: Sequence[HumanLabels]) -> BestLabels:
     """Majority emotions, mean intensity and most frequent cause span over accepted annotations."""
-    n = len(annotations)
-    votes = Counter(label for a in annotations for label in set(a.emotions))
-    emotions = sorted(label for label, k in votes.items() if 2 * k >= n)
-    intensities = [a.intensity for a in annotations if a.intensity is not None]
+    emotions = majority_emotions([a.emotions for a in annotations])
     spans = Counter((a.cause_start, a.cause_end, a.cause_text) for a in annotations if a.cause_start is not None)
     cause = _span(*spans.most_common(1)[0][0]) if spans else None
     return BestLabels(
         emotions=emotions,
-        intensity=sum(intensities) / len(intensities) if intensities else None,
+        intensity=combine_intensity(a.intensity for a in annotations),
         cause=cause,
         source="human",
         annotators=sorted({a.annotator for a in annotations}),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,14 +38,94 @@ class Settings(BaseSettings):
 
     # Workers and jobs
     prelabel_batch_size: int = Field(default=64, ge=1, description="Items per pre-labeling task.")
+    prelabel_queue: str = Field(default="cpu", description="Queue pre-labeling tasks go to: 'cpu' or 'gpu'.")
+    broker_visibility_timeout: int = Field(
+        default=3600, ge=1,
+        description="Seconds before Redis hands an unacknowledged task (its worker died) to another worker. "
+        "Must exceed the longest batch, or a slow batch is also started elsewhere (harmless, but wasted).",
+    )
+    torch_threads: int = Field(default=0, ge=0, description="CPU threads per labeler process; 0 = torch's default.")
 
     # Label Studio
     labelstudio_url: str = Field(default="http://127.0.0.1:8080", description="Label Studio base URL.")
-    labelstudio_token: str = Field(default="", description="Label Studio legacy token or personal access token.")
+    labelstudio_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Label Studio legacy API token, or a personal access token (a JWT refresh token, exchanged "
+        "for access tokens as needed). Never logged.",
+    )
+    labelstudio_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for one Label Studio request.")
+    labelstudio_max_retries: int = Field(
+        default=8, ge=0, description="Retries of a Label Studio call after a network error or a 5xx/408/429 answer."
+    )
+    labelstudio_backoff: float = Field(default=0.5, gt=0, description="First retry wait in seconds; doubles each time.")
+    labelstudio_backoff_max: float = Field(default=15.0, gt=0, description="Longest wait between two retries.")
+    labelstudio_chunk_size: int = Field(default=1000, ge=1, le=10000, description="Tasks per bulk import request.")
+    labelstudio_webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Shared secret Label Studio sends in the X-Annotator-Webhook-Secret header of every webhook.",
+    )
 
     # Dashboard
+    ui_host: str = Field(default="127.0.0.1", description="Address `annotator ui` listens on.")
+    ui_port: int = Field(default=8501, ge=0, le=65535, description="Port `annotator ui` listens on.")
+    review_batch_size: int = Field(default=50, ge=1, description="Items the review queue loads at a time.")
 
     # Agreement, consensus and retraining
+    agreement_bootstrap: int = Field(
+        default=200, ge=0,
+        description="Bootstrap resamples (over items) for agreement confidence intervals; 0: none. Fields with "
+        "many items or values get fewer (annotator.agreement.alpha.BOOTSTRAP_BUDGET).",
+    )
+    agreement_confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of those intervals.")
+    consensus_min_annotations: int = Field(
+        default=2, ge=1, description="Human annotations an item needs before its consensus can become training data."
+    )
+    consensus_min_agreement: float = Field(
+        default=0.6, ge=0, le=1,
+        description="Least item agreement (mean pairwise MASI similarity of the emotion sets) for training data.",
+    )
+    consensus_gold_fraction: float = Field(
+        default=0.1, ge=0, lt=1, description="Share of consensus items held out as gold (a stable hash slice)."
+    )
+    consensus_trusted_annotators: list[str] = Field(
+        default_factory=list,
+        description="Annotators whose single correction is enough (only where allow_trusted_single is on), "
+        'as a JSON list, e.g. ["lead"].',
+    )
+    consensus_allow_trusted_single: bool = Field(
+        default=False, description="Let one trusted annotator's correction become training data on its own."
+    )
+    consensus_intensity: str = Field(default="mean", pattern="^(mean|median)$",
+                                     description="How annotators' intensities combine: mean or median.")
+    # -- retraining (annotator retrain): the promotion gate, the tiny-budget knobs, the schedule
+    retrain_primary_metric: str = Field(
+        default="emotion_macro_f1", description="Gold metric a candidate adapter must improve to be promoted."
+    )
+    retrain_margin: float = Field(
+        default=0.01, description="Promote only if the primary metric improves by at least this much (absolute)."
+    )
+    retrain_tolerance: float = Field(
+        default=0.02, ge=0, description="Refuse if any other gold metric gets worse by more than this (absolute)."
+    )
+    retrain_sft_steps: int = Field(default=200, ge=1, description="SFT optimizer steps per retraining.")
+    retrain_dpo_steps: int = Field(default=50, ge=0, description="DPO steps on correction pairs (0: no DPO).")
+    retrain_batch_size: int = Field(default=8, ge=1, description="Examples (SFT) or pairs (DPO) per step.")
+    retrain_learning_rate: float = Field(default=2e-4, gt=0, description="SFT learning rate.")
+    retrain_dpo_learning_rate: float = Field(default=5e-5, gt=0, description="DPO learning rate.")
+    retrain_dpo_beta: float = Field(default=0.1, gt=0, description="DPO beta (strength of the pull to the reference).")
+    retrain_max_examples: int = Field(default=20000, ge=1, description="At most this many consensus items for SFT.")
+    retrain_max_pairs: int = Field(default=5000, ge=0, description="At most this many correction pairs for DPO.")
+    retrain_max_gold: int = Field(default=2000, ge=1, description="At most this many gold items are evaluated.")
+    retrain_seed: int = Field(default=0, description="Seeds training and every sample a retraining draws.")
+    retrain_cron: str = Field(
+        default="", description="Celery beat cron (5 fields, e.g. '0 3 * * 0') retraining every project; empty: off."
+    )
+    retrain_after_new_items: int = Field(
+        default=0, ge=0, description="Retrain a project once it has this many new consensus items; 0: off."
+    )
+    retrain_check_every_s: float = Field(
+        default=900.0, gt=0, description="How often beat checks for new consensus items (seconds)."
+    )
 
     # Models
     base_model: str = Field(
@@ -56,9 +136,19 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="Converted base models and caches.")
     adapters_dir: Path = Field(default=Path("adapters"), description="Where trained adapters are written.")
     device: str = Field(default="auto", description="'auto', 'cpu' or 'cuda'.")
+    default_adapter: str = Field(
+        default=str(Path(__file__).resolve().parent.parent / "adapters" / "default"),
+        description="The adapter a project without an active one labels with: an adapter folder, or a folder of "
+        "adapter versions (the newest is used). Default: the adapter shipped in the repo. Empty: the bare base.",
+    )
+    backend: str = Field(
+        default="transformers",
+        description="Labeler backend: 'transformers' (CPU/CUDA) or 'vllm' (vLLM offline engine, multi-LoRA; "
+        "needs vllm installed in the worker's environment).",
+    )
 
     # Ingest
-    ingest_batch_size: int = Field(default=5000, ge=1, description="Rows per insert batch.")
+    ingest_batch_size: int = Field(default=20000, ge=1, description="Rows per insert batch.")
     max_text_chars: int = Field(default=20000, ge=1, description="Longer texts are rejected at ingest.")
 
     # Tests

@@ -238,8 +238,12 @@ def read_annotated_dataset(path: str, fmt: str, skip: int = 0) -> Iterator[Recor
         raise SourceError(str(exc), reason="unreadable_source") from exc
 
 
-def iter_records(path: str, fmt: str, text_field: str, id_field: str | None, skip: int = 0) -> Iterator[Record]:
-    """Records of ``path`` in format ``fmt`` whose line (row) number is above ``skip``, the resume point."""
+def iter_records(path: str, fmt: str, text_field: str, id_field: str | None, skip: int = 0,
+                 stream: IO[bytes] | None = None) -> Iterator[Record]:
+    """Records of ``path`` in format ``fmt`` whose line (row) number is above ``skip``, the resume point.
+
+    ``stream``, if given, is read instead of opening ``path`` (JSONL and CSV; ``path`` still names the input).
+    """
     if fmt in dataset_formats():
         if path == STDIN:
             raise SourceError(f"the {fmt} dataset format cannot be read from stdin; pass its file or folder")
@@ -250,7 +254,8 @@ def iter_records(path: str, fmt: str, text_field: str, id_field: str | None, ski
             raise SourceError("Parquet cannot be read from stdin; pass a file path")
         yield from read_parquet(path, text_field, id_field, skip=skip)
         return
-    stream = open_binary(path)
+    own = stream is None
+    stream = open_binary(path) if stream is None else stream
     try:
         if fmt == "jsonl":
             yield from read_jsonl(stream, skip=skip)
@@ -258,5 +263,5 @@ def iter_records(path: str, fmt: str, text_field: str, id_field: str | None, ski
             delimiter = "\t" if path.lower().endswith(".tsv") else ","
             yield from read_csv(stream, text_field, id_field, delimiter=delimiter, skip=skip)
     finally:
-        if stream is not sys.stdin.buffer:
+        if own and stream is not sys.stdin.buffer:
             stream.close()

@@ -6,6 +6,10 @@ peak RSS is that run's alone, and prints a table. Peak RSS should not grow with 
 
     python bench/ingest.py                      # 100k and 1M rows, both databases
     python bench/ingest.py --rows 100000 --db sqlite
+    python bench/ingest.py --rows 1000000 --db postgres --repeat 3   # medians of 3 runs
+
+CPU time is user+sys of the ingest process plus its reader process (on a shared machine wall time
+is noisy; CPU time much less so). The database server's own CPU time is not included.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,7 +61,7 @@ def generate(path: Path, rows: int, bad_rate: float = 0.01, seed: int = 0) -> di
     return counts
 
 
-def run_one(corpus: str, url: str) -> None:
+def run_one(corpus: str, url: str, batch_size: int) -> None:
     """Child process: ingest ``corpus`` into ``url`` and print one JSON line of measurements."""
     from annotator.db import open_database, session_scope
     from annotator.services.ingest import IngestOptions, ingest
@@ -66,12 +71,21 @@ def run_one(corpus: str, url: str) -> None:
     engine = open_database(url)
     with session_scope(engine) as db:
         create_project(db, "bench", get_taxonomy("ekman"), exist_ok=True)
+    before = _cpu()
     start = time.perf_counter()
-    summary = ingest(engine, "bench", corpus, IngestOptions(id_field="id", max_text_chars=20000))
+    summary = ingest(engine, "bench", corpus,
+                     IngestOptions(id_field="id", max_text_chars=20000, batch_size=batch_size))
     wall = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = _cpu() - before
+    peak_mb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
     print(json.dumps({"rows": summary.rows_read, "inserted": summary.inserted, "rejected": summary.rejected,
-                      "wall": wall, "rows_per_s": summary.rows_read / wall, "peak_rss_mb": peak_mb}))
+                      "wall": wall, "cpu": cpu, "rows_per_s": summary.rows_read / wall, "peak_rss_mb": peak_mb}))
+
+
+def _cpu() -> float:
+    """User+sys seconds of this process and its finished children (the reader process)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(r.ru_utime + r.ru_stime for r in usage)
 
 
 def _postgres_url(base: str) -> tuple[str, str]:
@@ -96,12 +110,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--postgres-url", default=None, help="default: ANNOTATOR_TEST_POSTGRES_URL")
-    parser.add_argument("--child", nargs=2, metavar=("CORPUS", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: ANNOTATOR_INGEST_BATCH_SIZE")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per database and size; the table shows medians")
+    parser.add_argument("--child", nargs=3, metavar=("CORPUS", "URL", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run_one(*args.child)
+        run_one(args.child[0], args.child[1], int(args.child[2]))
         return
     from annotator.settings import get_settings
+
+    batch_size = args.batch_size or get_settings().ingest_batch_size
 
     pg_base = args.postgres_url or get_settings().test_postgres_url
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
@@ -115,27 +133,33 @@ def main() -> None:
             print(f"generated {rows:,} rows ({size_mb:.0f} MB, {rows - counts['good']:,} bad) "
                   f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
             for db in dbs:
-                schema = None
-                if db == "sqlite":
-                    url = f"sqlite:///{tmp}/bench_{rows}.db"
-                else:
-                    url, schema = _postgres_url(pg_base)
-                out = subprocess.run([sys.executable, __file__, "--child", str(corpus), url],
-                                     capture_output=True, text=True, env=os.environ.copy())
-                if schema:
-                    _drop_schema(pg_base, schema)
-                if out.returncode != 0:
-                    sys.exit(f"{db} run failed:\n{out.stderr}")
-                r = json.loads(out.stdout.strip().splitlines()[-1])
-                r.update(db=db, size_mb=size_mb, expected_rejected=rows - counts["good"])
+                runs = []
+                for _ in range(args.repeat):
+                    schema = None
+                    if db == "sqlite":
+                        url = f"sqlite:///{tmp}/bench_{rows}_{len(runs)}.db"
+                    else:
+                        url, schema = _postgres_url(pg_base)
+                    out = subprocess.run([sys.executable, __file__, "--child", str(corpus), url, str(batch_size)],
+                                         capture_output=True, text=True, env=os.environ.copy())
+                    if schema:
+                        _drop_schema(pg_base, schema)
+                    if out.returncode != 0:
+                        sys.exit(f"{db} run failed:\n{out.stderr}")
+                    runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                    print(f"  {db}: {runs[-1]['wall']:.1f}s wall, {runs[-1]['cpu']:.1f}s CPU", file=sys.stderr)
+                r = {k: statistics.median(run[k] for run in runs) for k in runs[0]}
+                r.update(db=db, size_mb=size_mb, expected_rejected=rows - counts["good"], n=len(runs))
                 results.append(r)
-                print(f"  {db}: {r['wall']:.1f}s", file=sys.stderr)
-    print(f"\n| database | rows | file MB | wall s | rows/s | peak RSS MB | rejected (expected) | 1M-row time vs 30 s goal |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"\nbatch size {batch_size}; medians of {args.repeat} run(s); load average now {os.getloadavg()[0]:.1f}")
+    print("| database | rows | file MB | wall s | CPU s | rows/s | peak RSS MB | rejected (expected) "
+          "| 1M-row time vs 30 s goal |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         projected = r["wall"] * 1_000_000 / r["rows"]
-        print(f"| {r['db']} | {r['rows']:,} | {r['size_mb']:.0f} | {r['wall']:.1f} | {r['rows_per_s']:,.0f} | "
-              f"{r['peak_rss_mb']:.0f} | {r['rejected']:,} ({r['expected_rejected']:,}) | "
+        print(f"| {r['db']} | {r['rows']:,.0f} | {r['size_mb']:.0f} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+              f"{r['rows_per_s']:,.0f} | "
+              f"{r['peak_rss_mb']:.0f} | {r['rejected']:,.0f} ({r['expected_rejected']:,}) | "
               f"{projected / 30:.2f}x |")
 
 

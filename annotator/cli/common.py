@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy import Engine
 
 from annotator.db import DatabaseError, open_database
@@ -47,3 +49,13 @@ def database() -> Engine:
     """The configured database with its schema at head (upgraded if ANNOTATOR_AUTO_MIGRATE is on)."""
     return open_database()
 
+
+
+def report_rejections(reasons: Counter[str], meanings: dict[str, str], errors_out: object, noun: str) -> None:
+    """Print the rejected-{noun}s table and where the rejected {noun}s went (the ingest-errors table, --errors-out)."""
+    table = Table("reason", f"{noun}s", "meaning", title=f"rejected {noun}s")
+    for reason, n in reasons.most_common():
+        table.add_row(reason, f"{n:,}", meanings.get(reason, ""))
+    console.print(table)
+    where = f"written to {errors_out}" if errors_out else "pass --errors-out FILE to get them back"
+    console.print(f"rejected {noun}s are kept in the ingest_errors table; {where}")

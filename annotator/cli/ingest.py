@@ -8,9 +8,8 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from annotator.cli.common import console, database, err_console, user_errors
+from annotator.cli.common import console, database, err_console, report_rejections, user_errors
 from annotator.services.ingest import REASONS, IngestOptions, IngestSummary, ingest
 from annotator.settings import get_settings
 from annotator.sources import STDIN, SourceError, dataset_formats
@@ -89,9 +88,4 @@ def _print_summary(s: IngestSummary, errors_out: Path | None) -> None:
         f"[{'red' if s.rejected else 'green'}]{s.rejected:,} rejected[/]"
     )
     if s.rejected:
-        table = Table("reason", "rows", "meaning", title="rejected rows")
-        for reason, n in s.reasons.most_common():
-            table.add_row(reason, f"{n:,}", REASONS.get(reason, ""))
-        console.print(table)
-        where = f"written to {errors_out}" if errors_out else "pass --errors-out FILE to get them back"
-        console.print(f"rejected rows are kept in the ingest_errors table; {where}")
+        report_rejections(s.reasons, REASONS, errors_out, "row")

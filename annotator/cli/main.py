@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from annotator.cli import db, demo, export, ingest, project
+from annotator.cli import db, demo, export, ingest, jobs, project
+from annotator.cli import agreement as agreement_cli
+from annotator.cli import annotations as annotations_cli
+from annotator.cli import labelstudio as labelstudio_cli
+from annotator.cli import retrain as retrain_cli
+from annotator.cli import train as train_cli
+from annotator.cli import ui as ui_cli
+from annotator.cli import user as user_cli
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -17,10 +24,22 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(project.app, name="project")
+app.add_typer(labelstudio_cli.app, name="labelstudio")
+app.add_typer(user_cli.app, name="user")
+app.command(name="ui")(ui_cli.ui_cmd)
 app.command(name="ingest")(ingest.ingest_cmd)
 app.command(name="export")(export.export_cmd)
 app.command(name="status")(export.status_cmd)
 app.command(name="demo")(demo.demo_cmd)
+app.add_typer(annotations_cli.app, name="annotations")
+app.command(name="agreement")(agreement_cli.agreement_cmd)
+app.command(name="prelabel")(jobs.prelabel_cmd)
+app.command(name="jobs")(jobs.jobs_cmd)
+app.command(name="worker")(jobs.worker_cmd)
+app.command(name="beat")(jobs.beat_cmd)
+app.command(name="train")(train_cli.train_cmd)
+app.command(name="evaluate")(train_cli.evaluate_cmd)
+app.command(name="retrain")(retrain_cli.retrain_cmd)
 
 if __name__ == "__main__":
     app()

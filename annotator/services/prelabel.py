@@ -26,6 +26,7 @@ from annotator.services.jobs import (
     mark_running,
     queue_of,
 )
+from annotator.services.training import base_spec, default_adapter_path, resolve_device
 from annotator.settings import get_settings
 from annotator.tables import Adapter, Job, Project
 
@@ -65,7 +66,7 @@ def resolve_adapter(db: Any, project: Project, adapter: str | None) -> AdapterCh
         row = db.get(Adapter, project.active_adapter_id)
         if row is not None:
             return AdapterChoice(row.version, row.path)
-    shipped = _shipped_adapter()
+    shipped = default_adapter_path()
     if shipped is not None:
         return AdapterChoice(adapter_version(shipped), str(shipped))
     return AdapterChoice(BASE_VERSION, None)
@@ -227,27 +228,14 @@ def load_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
 def describe_labeler_target() -> dict[str, str]:
     """What a worker in this process would serve: base model, device and backend (for its startup log)."""
     settings = get_settings()
-    shipped = _shipped_adapter()
+    shipped = default_adapter_path()
     return {"base_model": settings.base_model, "device": resolve_device(settings.device), "backend": _backend_name(),
             "default_adapter": str(shipped) if shipped else "none (zero-shot base)"}
-
-
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; anything else as given."""
-    if device != "auto":
-        return device
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        return "cpu"
 
 
 def _build_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
     settings = get_settings()
     try:
-        from models.base import DEFAULT_BASE
         from models.labeler import Labeler
     except ImportError as exc:
         raise ModelLoadError(
@@ -257,7 +245,7 @@ def _build_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
         import torch
 
         torch.set_num_threads(settings.torch_threads)
-    base = None if settings.base_model in ("smollm2", DEFAULT_BASE) else settings.base_model
+    base = base_spec()
     if adapter_path is not None and not Path(adapter_path).is_dir():
         raise ModelLoadError(f"adapter folder {adapter_path} does not exist on this worker "
                              "(mount the adapters directory, ANNOTATOR_ADAPTERS_DIR, on every worker)")
@@ -272,14 +260,6 @@ def _build_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
 
 def _backend_name() -> str:
     return str(getattr(get_settings(), "backend", "transformers"))
-
-
-def _shipped_adapter() -> Path | None:
-    try:
-        from annotator.services.training import default_adapter_path
-    except ImportError:
-        return None
-    return default_adapter_path()
 
 
 def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any) -> dict[str, Any]:

@@ -13,4 +13,8 @@ def make_backend(name: str, base_path: Path, adapter_path: Path | None, pad_id: 
         from models.backends.transformers import TransformersBackend
 
         return TransformersBackend.load(base_path, adapter_path, pad_id=pad_id, device=device)
-    raise NotImplementedError(f"unknown backend {name!r}; known: transformers (vllm is planned)")
+    if name == "vllm":  # imports vllm only here: our package never needs it otherwise
+        from models.backends.vllm import VllmBackend
+
+        return VllmBackend.load(base_path, adapter_path, pad_id=pad_id, device=device)
+    raise NotImplementedError(f"unknown backend {name!r}; known: transformers, vllm")

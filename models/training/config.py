@@ -71,6 +71,10 @@ class TrainConfig:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     epochs: float = field(default=1.0, metadata={"help": "passes over the training split (ignored if max_steps)"})
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimizer steps"})
+    max_seconds: float | None = field(
+        default=None, metadata={"help": "stop (and still save) once training has run this long; the schedule "
+                                        "keeps planning for max_steps"}
+    )
     batch_size: int = field(default=8, metadata={"help": "examples per step (each is a whole branch tree)"})
     warmup_ratio: float = field(default=0.05, metadata={"help": "linear warmup share of the steps, then linear decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
@@ -85,6 +89,8 @@ class TrainConfig:
             raise ValueError("learning_rate must be > 0 and batch sizes >= 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError("max_steps must be >= 1")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError("max_seconds must be > 0")
         if self.epochs <= 0:
             raise ValueError("epochs must be > 0")
         if not 0.0 <= self.warmup_ratio < 1.0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from models.labeler import Prediction
@@ -56,6 +57,95 @@ def cause_f1(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, f
     return {"cause_f1": sum(scores) / len(scores), "cause_exact": sum(exact) / len(exact)}
 
 
+def emotion_jaccard(gold: Sequence[Example], pred: Sequence[Prediction], threshold: float = 0.5) -> dict[str, float]:
+    """Mean per-example Jaccard index of gold and thresholded label sets (SemEval E-c's accuracy); both empty = 1."""
+    scores = []
+    for g, p in zip(gold, pred):
+        if g.emotions is None or not p.emotions:
+            continue
+        predicted = {label for label, prob in p.emotions.items() if prob >= threshold}
+        union = predicted | set(g.emotions)
+        scores.append(len(predicted & set(g.emotions)) / len(union) if union else 1.0)
+    return {"emotion_jaccard": sum(scores) / len(scores)} if scores else {}
+
+
+def expected_calibration_error(probs: Sequence[float], outcomes: Sequence[bool], bins: int = 10) -> float:
+    """ECE of binary probabilities: bin by probability, weight |mean outcome - mean probability| by bin size."""
+    if len(probs) != len(outcomes) or not probs:
+        raise ValueError("need as many outcomes as probabilities, at least one")
+    totals = [[0, 0.0, 0.0] for _ in range(bins)]  # count, sum of probabilities, sum of outcomes
+    for prob, outcome in zip(probs, outcomes):
+        cell = totals[min(bins - 1, int(prob * bins))]
+        cell[0] += 1
+        cell[1] += prob
+        cell[2] += float(outcome)
+    return sum(abs(s_out - s_prob) for _, s_prob, s_out in totals) / len(probs)
+
+
+def emotion_ece(gold: Sequence[Example], pred: Sequence[Prediction], labels: Sequence[str], bins: int = 10) -> dict[str, float]:
+    """Calibration of every (example, label) probability against whether the label is gold."""
+    probs, outcomes = [], []
+    for g, p in zip(gold, pred):
+        if g.emotions is None or not p.emotions:
+            continue
+        for label in labels:
+            probs.append(p.emotions[label])
+            outcomes.append(label in g.emotions)
+    return {"emotion_ece": expected_calibration_error(probs, outcomes, bins)} if probs else {}
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Pearson correlation; 0.0 when either side is constant (no linear signal to report)."""
+    if len(xs) != len(ys) or len(xs) < 2:
+        raise ValueError("pearson needs two equally long sequences of at least 2 values")
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else 0.0
+
+
+def intensity_pearson(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, float]:
+    """Pearson r of intensity (SemEval EI-reg's official metric), over examples with an annotated intensity."""
+    pairs = [(g.intensity, p.intensity) for g, p in zip(gold, pred) if g.intensity is not None and p.intensity is not None]
+    return {"intensity_pearson": pearson([g for g, _ in pairs], [p for _, p in pairs])} if len(pairs) >= 2 else {}
+
+
+def token_f1(gold: str, pred: str) -> float:
+    """SQuAD-style F1 of the whitespace tokens of two strings; empty vs empty is 1."""
+    g, p = gold.split(), pred.split()
+    if not g or not p:
+        return 1.0 if not g and not p else 0.0
+    remaining = list(g)
+    common = 0
+    for token in p:
+        if token in remaining:
+            remaining.remove(token)
+            common += 1
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def cause_token_f1(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, float]:
+    """Mean token F1 of cause span texts ("no cause" counts as the empty string)."""
+    scores = []
+    for g, p in zip(gold, pred):
+        if g.cause is None:
+            continue
+        start, end = trim_span(g.text, *g.cause)
+        scores.append(token_f1(g.text[start:end], p.cause[2] if p.cause else ""))
+    return {"cause_token_f1": sum(scores) / len(scores)} if scores else {}
+
+
 def all_metrics(gold: Sequence[Example], pred: Sequence[Prediction], labels: Sequence[str]) -> dict[str, float]:
     """Every metric that applies to the annotated fields."""
-    return {**emotion_f1(gold, pred, labels), **intensity_mae(gold, pred), **cause_f1(gold, pred)}
+    return {
+        **emotion_f1(gold, pred, labels),
+        **emotion_jaccard(gold, pred),
+        **emotion_ece(gold, pred, labels),
+        **intensity_pearson(gold, pred),
+        **intensity_mae(gold, pred),
+        **cause_token_f1(gold, pred),
+        **cause_f1(gold, pred),
+    }

@@ -107,14 +107,20 @@ class Fitted:
     meta: dict[str, Any]
 
 
-def train(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = None) -> Path:
+def train(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = None,
+          init_adapter: Path | None = None) -> Path:
     """Train an adapter on ``examples`` and write it; returns the adapter folder."""
-    fitted = fit(cfg, examples, base)
+    fitted = fit(cfg, examples, base, init_adapter)
     return save_adapter(fitted.model, cfg.train.output_dir, cfg.train.run_name, fitted.meta)
 
 
-def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = None) -> Fitted:
-    """Train a LoRA adapter in memory and compute held-out metrics (nothing is written)."""
+def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = None,
+        init_adapter: Path | None = None) -> Fitted:
+    """Train a LoRA adapter in memory and compute held-out metrics (nothing is written).
+
+    ``init_adapter``: continue training that saved adapter (its LoRA shape wins over ``cfg.model``'s)
+    instead of a fresh one; retraining starts from the active adapter this way.
+    """
     set_seed(cfg.train.seed)
     base = base or resolve_base(cfg.model.base, cfg.model.cache_dir)
     device = cfg.model.device
@@ -128,7 +134,13 @@ def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = No
     if not encoded:
         raise ValueError("no training example has a field the configured tasks can learn from")
 
-    model = lora_model(load_model(base.path, device=device), cfg.model)
+    model = load_model(base.path, device=device)
+    if init_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
+    else:
+        model = lora_model(model, cfg.model)
     steps = cfg.train.max_steps or max(1, math.ceil(len(encoded) * cfg.train.epochs / cfg.train.batch_size))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
@@ -143,6 +155,8 @@ def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = No
     order: list[int] = []
     progress = _progress(steps, cfg.train.progress)
     for _ in range(steps):
+        if losses and cfg.train.max_seconds is not None and time.time() - started >= cfg.train.max_seconds:
+            break  # out of time: keep what was learned (the LR had not fully decayed; recorded in the metadata)
         if len(order) < cfg.train.batch_size:
             fresh = list(range(len(encoded)))
             order_rng.shuffle(fresh)
@@ -174,13 +188,15 @@ def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = No
                 metrics["eval_loss"] = float(tree_loss(model, prompter.prefix, enc, codec.pad_id, device))
     meta = {
         "base": {"model_id": base.model_id, "sha256": base.sha256},
+        "init_adapter": str(init_adapter) if init_adapter is not None else None,
         "tasks": list(cfg.model.tasks),
         "prompt_template": prompter.template,
         "system_prompt": prompter.system,
         "labels": list(cfg.data.labels),
         "data": {"sha256": examples_sha256(examples), "n_examples": len(examples), "n_train": len(train_set), "n_eval": len(eval_set)},
         "hyperparameters": _jsonable(dataclasses.asdict(cfg)),
-        "steps": steps,
+        "steps": len(losses),
+        "planned_steps": steps,
         "train_seconds": round(train_seconds, 2),
         "losses": losses,
         "metrics": metrics,

@@ -110,6 +110,53 @@ def test_same_text_under_another_id_is_a_duplicate_not_a_new_item(engine, tmp_pa
     assert (summary.inserted, summary.duplicates, summary.rejected) == (1, 2, 0)
 
 
+@pytest.mark.parametrize("batch_size", [1, 100])
+def test_conflicts_and_duplicates_are_judged_by_what_came_before_the_row(engine, tmp_path, batch_size):
+    make_project(engine)
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(line({"id": "b", "text": "x"}))
+    ingest(engine, "p", str(first), IngestOptions(id_field="id"))
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(line({"id": "a", "text": "x"})      # text stored under b: duplicate (id a unseen so far)
+                     + line({"id": "a", "text": "y"})    # new id, new text: inserted
+                     + line({"id": "a", "text": "z"})    # id a now stored with y: conflict
+                     + line({"id": "c", "text": "z"})    # z was not stored (the conflict was not): inserted
+                     + line({"id": "b", "text": "x"}))   # same id, same text: duplicate
+    summary = ingest(engine, "p", str(path), IngestOptions(id_field="id", batch_size=batch_size))
+    assert (summary.inserted, summary.duplicates, summary.rejected) == (2, 2, 1)
+    assert {k: v.text for k, v in items(engine).items()} == {"b": "x", "a": "y", "c": "z"}
+    assert [(e.line_number, e.reason) for e in errors(engine)] == [(3, "duplicate_id_conflict")]
+
+
+def test_ids_and_metadata_with_quotes_backslashes_and_separators_round_trip(engine, tmp_path):
+    make_project(engine)
+    ids = ['q"uote', "back\\slash", "com,ma", "{brace}", "NULL", "tab\tnew\nline", " space "]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(line({"id": i, "text": f"text of {i}", "m": {"raw": i + "\\"}}) for i in ids))
+    first = ingest(engine, "p", str(path), IngestOptions(id_field="id"))
+    second = ingest(engine, "p", str(path), IngestOptions(id_field="id"))
+    assert (first.inserted, second.inserted, second.duplicates, second.rejected) == (len(ids), 0, len(ids), 0)
+    stored = items(engine)
+    assert sorted(stored) == sorted(ids)
+    assert all(stored[i].text == f"text of {i}" and stored[i].meta == {"m": {"raw": i + "\\"}} for i in ids)
+
+
+def test_an_interrupted_run_leaves_no_reader_process_behind(engine, tmp_path):
+    import multiprocessing
+
+    make_project(engine)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(line({"text": f"row {i}"}) for i in range(50)))
+
+    def stop(s: IngestSummary) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(engine, "p", str(path), IngestOptions(batch_size=5), progress=stop)
+    assert multiprocessing.active_children() == []
+    assert len(items(engine)) == 5
+
+
 def test_without_id_field_items_are_deduplicated_by_text(engine, tmp_path):
     make_project(engine)
     path = tmp_path / "in.jsonl"

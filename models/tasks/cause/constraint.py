@@ -34,6 +34,10 @@ class SubstringConstraint:
         self._char_at[offset] = len(text)
         self._starts = [b for b, c in self._char_at.items() if c < len(text) and not text[c].isspace()]
 
+    def engine_spec(self) -> dict:
+        """How another process (vLLM's engine) rebuilds this constraint: factory and JSON kwargs; it adds the codec."""
+        return {"factory": f"{__name__}:{type(self).__name__}", "kwargs": {"text": self.text}}
+
     def emitted_bytes(self, emitted: Sequence[int]) -> bytes:
         """The bytes spelled by the emitted tokens."""
         return b"".join(self._id_bytes.get(t, b"\xff") for t in emitted)  # \xff never matches UTF-8 text

@@ -1,0 +1,99 @@
+"""`annotator labelstudio`: push tasks with predictions, pull annotations, receive webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+
+from annotator.cli.common import console, database, fail, user_errors
+from annotator.labelstudio.client import LabelStudioError
+from annotator.services import labelstudio as service
+
+app = typer.Typer(no_args_is_help=True,
+                  help="Label Studio sync: push tasks with our predictions, pull human annotations, receive "
+                  "webhooks. Server and token: ANNOTATOR_LABELSTUDIO_URL, ANNOTATOR_LABELSTUDIO_TOKEN.")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _ls_errors(func: F) -> F:
+    """Label Studio problems (no token, refused token, server down after retries) exit with code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LabelStudioError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command("push")
+@user_errors
+@_ls_errors
+def push_cmd(
+    project: str = typer.Option(..., "--project", "-p", help="Our project name."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Send at most N items this time."),
+    order: str = typer.Option("uncertainty", "--order",
+                              help="uncertainty (lowest confidence first), random, or id."),
+) -> None:
+    """Create or find the project's Label Studio project and import its items as tasks, with the current
+    predictions embedded. Sends only new or re-predicted items; an interrupted push resumes without duplicates.
+
+    Example: annotator labelstudio push --project reddit --limit 1000
+    """
+    report = service.push_project(database(), project, limit=limit, order=order,
+                                  on_chunk=lambda r: console.print(f"  {r.created + r.repredicted} sent", style="dim"))
+    rate = report.sent / report.seconds if report.seconds else 0.0
+    console.print(f"Label Studio project {report.ls_project_id}: {report.created} new tasks, "
+                  f"{report.repredicted} new predictions on existing tasks ({rate:.0f}/s); "
+                  f"{report.recovered} recovered, {report.resent} resent, {report.retries} retries")
+
+
+@app.command("pull")
+@user_errors
+@_ls_errors
+def pull_cmd(project: str = typer.Option(..., "--project", "-p", help="Our project name.")) -> None:
+    """Import every annotation from the project's Label Studio project (upsert by item and annotator).
+
+    Invalid results are stored as rejected with the reason. Example: annotator labelstudio pull --project reddit
+    """
+    r = service.pull_project(database(), project)
+    console.print(f"{r.inserted} new and {r.updated} updated annotations ({r.rejected} rejected), "
+                  f"{r.skipped} skipped, {r.unknown_tasks} from unknown tasks, {r.tasks} tasks read")
+
+
+@app.command("webhook")
+@user_errors
+@_ls_errors
+def webhook_cmd(
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    register: bool = typer.Option(False, "--register", help="Register this receiver in Label Studio first."),
+    project: str = typer.Option(None, "--project", "-p", help="Project whose webhook --register creates."),
+    url: str = typer.Option(None, "--url", help="URL Label Studio should call (default http://HOST:PORT/)."),
+) -> None:
+    """Receive ANNOTATION_CREATED / ANNOTATION_UPDATED webhooks and store each annotation as pull does.
+    Requests must carry X-Annotator-Webhook-Secret = ANNOTATOR_LABELSTUDIO_WEBHOOK_SECRET.
+
+    Example: annotator labelstudio webhook --port 8765 --register --project reddit
+    """
+    engine = database()
+    server = service.webhook_server(engine, host=host, port=port)
+    bound = server.server_address[1]
+    if register:
+        if not project:
+            server.server_close()
+            raise ValueError("--register needs --project NAME")
+        hook = service.register_webhook(engine, project, url or f"http://{host}:{bound}/")
+        console.print(f"registered webhook {hook} for project {project}")
+    console.print(f"listening on http://{host}:{bound}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

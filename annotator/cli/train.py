@@ -1,0 +1,130 @@
+"""`annotator train` and `annotator evaluate`: fit a LoRA adapter on dataset files, and measure one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from annotator.cli.common import console, database, user_errors
+from annotator.db import session_scope
+from annotator.services.evaluation import evaluate_examples, gold_examples, rounded
+from annotator.services.training import (
+    DataSpec,
+    TrainOptions,
+    adapter_meta,
+    default_adapter_path,
+    load_records,
+    parse_data_spec,
+    register_adapter,
+    resolve_adapter,
+    train_adapter,
+)
+from annotator.settings import get_settings
+from annotator.taxonomy import get_taxonomy
+
+
+@user_errors
+def train_cmd(
+    data: list[str] = typer.Option(..., "--data", help="FILE[:FORMAT[:LIMIT]], repeatable: a dataset file or "
+                                   "folder, its format (detected from the name if left out) and at most LIMIT "
+                                   "examples from it."),
+    taxonomy: str = typer.Option("goemotions", "--taxonomy", "-t", help="Target taxonomy of the emotion task."),
+    out: Path = typer.Option(None, "--out", help="Adapters are written to OUT/<version>/ "
+                             "(default ANNOTATOR_ADAPTERS_DIR)."),
+    split: str = typer.Option("train", "--split", help="Dataset split to train on ('any' for every split)."),
+    epochs: float = typer.Option(1.0, "--epochs", min=0.0001, help="Passes over the data (ignored with --max-steps)."),
+    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps."),
+    max_minutes: float = typer.Option(None, "--max-minutes", min=0.01, help="Stop training after this long "
+                                      "(the adapter is still saved); the LR schedule still plans for all steps."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Examples per step."),
+    lr: float = typer.Option(2e-4, "--lr", min=0.0, help="Peak learning rate."),
+    max_examples: int = typer.Option(None, "--max-examples", min=1, help="Use at most this many examples in all."),
+    eval_fraction: float = typer.Option(0.05, "--eval-fraction", min=0.0, max=0.99,
+                                        help="Share held out for the metrics in the adapter's metadata."),
+    seed: int = typer.Option(0, "--seed", help="Seeds sampling, order and LoRA init."),
+    device: str = typer.Option(None, "--device", help="cpu, cuda or auto (default ANNOTATOR_DEVICE)."),
+    run_name: str = typer.Option("sft", "--run-name", help="First part of the adapter version."),
+    register: bool = typer.Option(False, "--register", help="Record the adapter in the adapters table."),
+    project: str = typer.Option(None, "--project", help="Project the registered adapter belongs to."),
+    activate: bool = typer.Option(False, "--activate", help="Make it the project's active adapter."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a LoRA adapter on dataset files and write a versioned adapter folder.
+
+    Example: annotator train --data ../shared/data/goemotions:goemotions:2000 --taxonomy goemotions
+    --max-steps 200 --out adapters --register --project reddit --activate
+    """
+    specs = [parse_data_spec(spec) for spec in data]
+    tax = get_taxonomy(taxonomy)
+    settings = get_settings()
+    if activate and project is None:
+        raise ValueError("--activate needs --project")
+    records = load_records(specs, tax, None if split == "any" else split, seed)
+    console.print(f"{len(records)} training examples from {len(specs)} dataset(s), taxonomy {tax.name}")
+    options = TrainOptions(epochs=epochs, max_steps=max_steps,
+                           max_seconds=max_minutes * 60 if max_minutes else None, batch_size=batch_size, learning_rate=lr,
+                           max_examples=max_examples, seed=seed, device=device or settings.device,
+                           eval_fraction=eval_fraction, run_name=run_name, progress=not quiet)
+    path = train_adapter(records, tax.labels, out or settings.adapters_dir, options)
+    meta = adapter_meta(path)
+    console.print(f"adapter [bold]{meta['version']}[/] written to {path}")
+    console.print(json.dumps(meta.get("metrics", {}), indent=2))
+    if register or project or activate:
+        with session_scope(database()) as db:
+            adapter = register_adapter(db, path, project, activate)
+            console.print(f"registered as {adapter.version} (status {adapter.status})")
+
+
+@user_errors
+def evaluate_cmd(
+    data: Path = typer.Option(..., "--data", exists=True, help="Dataset file or folder with gold labels."),
+    fmt: str = typer.Option(None, "--format", help="Dataset format (detected from the name if left out)."),
+    adapter: str = typer.Option(None, "--adapter", help="Adapter version (registered) or folder; default: "
+                                "ANNOTATOR_DEFAULT_ADAPTER."),
+    zero_shot: bool = typer.Option(False, "--zero-shot", help="Evaluate the bare base model, without adapter."),
+    taxonomy: str = typer.Option("goemotions", "--taxonomy", "-t", help="Taxonomy the dataset's emotions are "
+                                 "mapped onto; must be the adapter's."),
+    split: str = typer.Option("dev", "--split", help="Dataset split ('any' for every split)."),
+    limit: int = typer.Option(None, "--limit", min=1, help="A seeded sample of at most N examples."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the --limit sample."),
+    device: str = typer.Option(None, "--device", help="cpu, cuda or auto (default ANNOTATOR_DEVICE)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Texts per forward pass."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Measure an adapter (or the zero-shot base) on a labeled dataset split.
+
+    Metrics: emotion macro/micro-F1, Jaccard and calibration error (ECE); intensity Pearson r and MAE; cause
+    token F1 and exact match.
+
+    Example: annotator evaluate --adapter adapters/default/default-20260101-000000-abcd1234
+    --data ../shared/data/goemotions --format goemotions --limit 300 --json
+    """
+    if zero_shot and adapter:
+        raise ValueError("pass either --adapter or --zero-shot, not both")
+    tax = get_taxonomy(taxonomy)
+    path = None
+    if not zero_shot:
+        path = resolve_adapter(None, adapter) if adapter and Path(adapter).exists() else None
+        if adapter and path is None:
+            with session_scope(database()) as db:
+                path = resolve_adapter(db, adapter)
+        path = path or default_adapter_path()
+        if path is None:
+            raise ValueError("no adapter: pass --adapter, --zero-shot, or set ANNOTATOR_DEFAULT_ADAPTER")
+        labels = tuple(adapter_meta(path).get("labels", tax.labels))
+        if labels != tax.labels:
+            raise ValueError(f"adapter {path} was trained on other labels than taxonomy {tax.name}; pass its --taxonomy")
+    spec = parse_data_spec(f"{data}:{fmt or ''}")
+    spec = DataSpec(spec.path, spec.fmt, limit)
+    examples = gold_examples(spec, tax, None if split == "any" else split, seed)
+    metrics = evaluate_examples(path, examples, tax.labels, device=device or get_settings().device,
+                                batch_size=batch_size)
+    result = {"adapter": str(path) if path else None, "data": str(data), "format": spec.fmt, "split": split,
+              "taxonomy": tax.name, **rounded(metrics)}
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        console.print(f"{key:18} {value}")

@@ -1,0 +1,67 @@
+"""Labeling config from a taxonomy, and our items -> task JSON (no server)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from label_studio_sdk.label_interface import LabelInterface
+
+from annotator.labelstudio.config import labeling_config
+from annotator.labelstudio.results import parse_result
+from annotator.labelstudio.tasks import ITEM_ID, prediction_json, task_json
+from annotator.taxonomy import get_taxonomy
+
+
+@dataclass
+class FakeRow:  # plain value objects with the fields the functions read (not a stand-in for a service)
+    id: int = 7
+    text: str = "My dog ran away and I cannot stop crying."
+    external_id: str | None = "utt-7"
+    adapter_version: str = "emollm-v3"
+    emotions: dict | None = None
+    intensity: float | None = 0.734
+    cause_start: int | None = 0
+    cause_end: int | None = 17
+    confidence: float | None = 0.61234
+
+
+@pytest.mark.parametrize("taxonomy", ["ekman", "goemotions", "semeval_ec", "plutchik"])
+def test_config_has_every_label_and_the_three_controls(taxonomy):
+    labels = list(get_taxonomy(taxonomy).labels)
+    interface = LabelInterface(labeling_config(labels))
+    assert interface.get_control("emotions").labels == labels
+    assert interface.get_control("emotions").attr["choice"] == "multiple"
+    number = interface.get_control("intensity")
+    assert (number.attr["min"], number.attr["max"], number.attr["step"]) == ("0", "1", "0.01")
+    assert interface.get_control("cause").labels == ["cause"]
+
+
+def test_config_refuses_an_empty_taxonomy():
+    with pytest.raises(ValueError):
+        labeling_config([])
+
+
+def test_task_embeds_a_prediction_that_label_studio_accepts_and_we_read_back():
+    labels = ["joy", "sadness", "anger"]
+    row = FakeRow(emotions={"joy": 0.1, "sadness": 0.92, "anger": 0.5})
+    task = task_json(row, row, labels, threshold=0.5)
+    assert task["data"] == {"text": row.text, ITEM_ID: 7, "external_id": "utt-7"}
+    (pred,) = task["predictions"]
+    assert pred["model_version"] == "emollm-v3" and pred["score"] == 0.6123
+    assert LabelInterface(labeling_config(labels)).validate_prediction(pred, return_errors=True) == []
+    back = parse_result(pred["result"], row.text, labels)
+    assert back.status == "accepted"
+    assert (back.emotions, back.intensity, back.cause_text) == (["sadness", "anger"], 0.73, "My dog ran away a")
+
+
+def test_prediction_without_cause_or_emotions_above_threshold():
+    row = FakeRow(emotions={"joy": 0.2}, cause_start=None, cause_end=None, intensity=None, confidence=None)
+    pred = prediction_json(row.text, row, ["joy"], 0.5, task_id=42)
+    assert pred == {"model_version": "emollm-v3", "result": [], "task": 42}
+    assert "predictions" not in task_json(row, None, ["joy"], 0.5)
+
+
+def test_out_of_text_cause_is_not_sent():
+    row = FakeRow(emotions={"joy": 0.9}, cause_start=3, cause_end=999)
+    assert [r["from_name"] for r in prediction_json(row.text, row, ["joy"], 0.5)["result"]] == ["emotions", "intensity"]

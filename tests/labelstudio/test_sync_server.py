@@ -1,0 +1,241 @@
+"""Push, pull and webhook against a real Label Studio server (no mocks).
+
+Covers: 1,000 items pushed with predictions (lowest confidence first), a second push that sends
+nothing, re-predicted items getting a new prediction on their existing task, annotations by two
+users (one invalid, one skipped) pulled into our database, a crashed push reconciled without
+duplicates, the server restarted in the middle of a push, and the webhook receiver.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from sqlalchemy import func, select
+
+from annotator.cli.main import app
+from annotator.db import session_scope
+from annotator.labelstudio import store
+from annotator.labelstudio.client import connect
+from annotator.labelstudio.config import labeling_config
+from annotator.labelstudio.tasks import ITEM_ID, task_json
+from annotator.services.labelstudio import pull_project, push_project, register_webhook, webhook_server
+from annotator.settings import get_settings
+from annotator.tables import Annotation, LabelStudioTask, Prediction, Project
+from annotator.taxonomy import get_taxonomy
+from tests.labelstudio.helpers import seed
+
+pytestmark = pytest.mark.slow
+
+EKMAN = list(get_taxonomy("ekman").labels)
+
+
+def _result(text: str, emotions: list[str], intensity: float, span: tuple[int, int] | None = None) -> list[dict]:
+    out = [{"from_name": "emotions", "to_name": "text", "type": "choices", "value": {"choices": emotions}},
+           {"from_name": "intensity", "to_name": "text", "type": "number", "value": {"number": intensity}}]
+    if span:
+        s, e = span
+        out.append({"id": "c1", "from_name": "cause", "to_name": "text", "type": "labels",
+                    "value": {"start": s, "end": e, "text": text[s:e], "labels": ["cause"]}})
+    return out
+
+
+def _ls_tasks(conn, ls_pid: int) -> list:
+    return list(conn.client.tasks.list(project=ls_pid, fields="task_only", page_size=1000))
+
+
+def _ls_project_id(engine, name: str) -> int:
+    with session_scope(engine) as db:
+        project = db.scalar(select(Project).where(Project.name == name))
+        return store.ls_settings(project)["project_id"]
+
+
+def test_push_pull_round_trip(engine, ls_settings, labelstudio, annotator_user, runner):
+    ids = seed(engine, "round", 1000)
+    report = push_project(engine, "round")
+    assert (report.created, report.repredicted, report.retries) == (1000, 0, 0)
+    conn = connect()
+    ls_pid = report.ls_project_id
+    ls_project = conn.client.projects.get(id=ls_pid)
+    assert ls_project.maximum_annotations == 2  # our overlap
+    assert ls_project.label_config.strip() == labeling_config(EKMAN).strip()
+
+    tasks = _ls_tasks(conn, ls_pid)
+    assert len(tasks) == 1000 and {t.data[ITEM_ID] for t in tasks} == set(ids)
+    first = min(tasks, key=lambda t: t.id)
+    assert first.data[ITEM_ID] == ids[-1]  # seeded confidence falls with the id: lowest-confidence first
+    with session_scope(engine) as db:
+        rows = db.execute(select(LabelStudioTask.item_id, LabelStudioTask.ls_task_id,
+                                 LabelStudioTask.prediction_version)).all()
+    assert len(rows) == 1000 and all(t is not None and v == "emollm-v1" for _, t, v in rows)
+
+    full = conn.client.tasks.get(id=str(first.id))
+    (pred,) = full.predictions
+    assert pred.model_version == "emollm-v1" and pred.score == pytest.approx(1 - 999 / 1001, abs=1e-4)
+    assert [r["from_name"] for r in pred.result] == ["emotions", "intensity", "cause"]
+
+    # Pushing again sends nothing; through the CLI as a user would.
+    result = runner.invoke(app, ["labelstudio", "push", "--project", "round"], catch_exceptions=False)
+    assert result.exit_code == 0 and "0 new tasks" in result.output, result.output
+    assert len(_ls_tasks(conn, ls_pid)) == 1000
+
+    # Re-predict 10 items: their tasks get the new prediction, no task is added.
+    with session_scope(engine) as db:
+        old = db.scalars(select(Prediction).where(Prediction.item_id.in_(ids[:10]))).all()
+        db.add_all([Prediction(item_id=p.item_id, adapter_version="emollm-v2", emotions=p.emotions, intensity=0.5,
+                               cause_start=None, cause_end=None, confidence=0.4) for p in old])
+    again = push_project(engine, "round")
+    assert (again.created, again.repredicted) == (0, 10)
+    by_item = {t.data[ITEM_ID]: t.id for t in _ls_tasks(conn, ls_pid)}
+    assert len(by_item) == 1000
+    versions = sorted(p.model_version for p in conn.client.predictions.list(task=by_item[ids[0]]))
+    assert versions == ["emollm-v1", "emollm-v2"]
+    assert push_project(engine, "round").sent == 0
+
+    # Two users annotate through the API; one result is invalid, one task is skipped.
+    admin = conn.client
+    ann = labelstudio.client(token=annotator_user["token"])
+    texts = {t.id: t.data["text"] for t in _ls_tasks(conn, ls_pid)}
+    t0, t1, t2, t3 = (by_item[i] for i in ids[:4])
+    text = texts[t0]  # items 0-3 share the text's length, so one text serves for the spans below
+    pred_id = conn.client.predictions.list(task=t0)[0].id
+    a_admin0 = admin.annotations.create(id=t0, result=_result(text, ["joy"], 0.7, (8, 33)), lead_time=12.5,
+                                        parent_prediction=pred_id)
+    admin.annotations.create(id=t1, result=_result(text, ["sadness", "fear"], 0.2), lead_time=3.0)
+    admin.annotations.create(id=t2, result=_result(text, ["anger"], 0.9), lead_time=4.0)
+    ann.annotations.create(id=t0, result=_result(text, ["joy", "surprise"], 0.6, (0, 6)), lead_time=30.0)
+    bad = ann.annotations.create(id=t1, result=_result(text, ["nope"], 3.0, (5, 500)), lead_time=8.0)
+    ann.annotations.create(id=t3, result=[], was_cancelled=True)
+    admin.annotations.update(id=a_admin0.id, result=_result(text, ["joy", "anger"], 0.8, (8, 33)), lead_time=20.0)
+
+    pulled = pull_project(engine, "round")
+    assert (pulled.inserted, pulled.updated, pulled.rejected, pulled.skipped) == (5, 0, 1, 1)
+    with session_scope(engine) as db:
+        got = {(a.item_id, a.annotator): a for a in db.scalars(select(Annotation))}
+    assert set(got) == {(ids[0], "admin@example.com"), (ids[1], "admin@example.com"), (ids[2], "admin@example.com"),
+                        (ids[0], "ann@example.com"), (ids[1], "ann@example.com")}
+    first_admin = got[(ids[0], "admin@example.com")]
+    assert first_admin.emotions == sorted(["joy", "anger"], key=EKMAN.index)
+    assert (first_admin.intensity, first_admin.cause_start, first_admin.cause_end) == (0.8, 8, 33)
+    assert first_admin.cause_text == text[8:33] and first_admin.lead_time == 20.0
+    assert first_admin.source == "labelstudio" and first_admin.status == "accepted"
+    assert first_admin.external_ref == str(a_admin0.id)
+    assert first_admin.based_on_adapter == "emollm-v1"  # the parent prediction it started from
+    rejected = got[(ids[1], "ann@example.com")]
+    assert rejected.status == "rejected" and rejected.external_ref == str(bad.id)
+    assert "'nope'" in rejected.rejection_reason and "outside [0, 1]" in rejected.rejection_reason
+    assert "outside the text" in rejected.rejection_reason
+    assert got[(ids[0], "ann@example.com")].created_at is not None
+
+    # Pulling again changes nothing but the timestamps it re-reads.
+    result = runner.invoke(app, ["labelstudio", "pull", "--project", "round"], catch_exceptions=False)
+    assert result.exit_code == 0 and "0 new and 5 updated" in result.output, result.output
+    with session_scope(engine) as db:
+        assert db.scalar(select(func.count()).select_from(Annotation)) == 5
+
+
+def test_crashed_push_is_reconciled(engine, ls_settings):
+    """Tasks imported by a push that died before recording their ids are adopted, not sent twice."""
+    ids = seed(engine, "crash", 30)
+    first = push_project(engine, "crash", limit=10, order="id")
+    assert first.created == 10
+    conn = connect()
+    ls_pid = first.ls_project_id
+    # What a push does for the next chunk, up to the moment it would record the task ids:
+    with session_scope(engine) as db:
+        project = db.scalar(select(Project).where(Project.name == "crash"))
+        plan = store.plan_push(db, project, ls_pid, "id", 8)
+        items, preds = store.load_chunk(db, plan)
+        store.mark_pending(db, project.id, ls_pid, plan)
+    conn.client.projects.import_tasks(
+        id=ls_pid, request=[task_json(items[r.item_id], preds[r.prediction_id], EKMAN, 0.5) for r in plan])
+    # ...and a pending row whose import never reached the server:
+    with session_scope(engine) as db:
+        rest = store.plan_push(db, project, ls_pid, "id", None)
+        store.mark_pending(db, project.id, ls_pid, rest[:2])
+
+    report = push_project(engine, "crash")
+    assert report.recovered == 8 and report.created == 12
+    tasks = _ls_tasks(conn, ls_pid)
+    assert len(tasks) == 30 and sorted(t.data[ITEM_ID] for t in tasks) == sorted(ids)
+
+
+def test_push_survives_server_restart(engine, ls_settings, labelstudio, monkeypatch):
+    """The server is stopped while an import is in flight and started again: the push completes, once."""
+    monkeypatch.setenv("ANNOTATOR_LABELSTUDIO_CHUNK_SIZE", "500")
+    get_settings.cache_clear()
+    ids = seed(engine, "restart", 3000)
+    restarted = threading.Event()
+    errors: list[BaseException] = []
+
+    def bounce() -> None:
+        try:
+            time.sleep(0.3)  # the second chunk's import is on the wire by now (one takes ~1.5 s)
+            labelstudio.restart()
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            restarted.set()
+
+    def on_chunk(report) -> None:
+        if report.created == 500 and not restarted.is_set() and not getattr(on_chunk, "started", False):
+            on_chunk.started = True
+            threading.Thread(target=bounce, daemon=True).start()
+
+    report = push_project(engine, "restart", on_chunk=on_chunk)
+    restarted.wait(120)
+    assert not errors, errors
+    assert report.created == 3000
+    assert report.retries >= 1, "the restart did not interrupt the push; the test proved nothing"
+    conn = connect()
+    tasks = _ls_tasks(conn, report.ls_project_id)
+    assert len(tasks) == 3000 and sorted(t.data[ITEM_ID] for t in tasks) == sorted(ids)
+    with session_scope(engine) as db:
+        assert db.scalar(select(func.count()).select_from(LabelStudioTask).where(
+            LabelStudioTask.ls_task_id.is_(None))) == 0
+    assert push_project(engine, "restart").sent == 0
+
+
+def test_webhook_receives_annotations(engine, ls_settings, labelstudio, annotator_user):
+    ids = seed(engine, "hooked", 3)
+    report = push_project(engine, "hooked")
+    server = webhook_server(engine, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        register_webhook(engine, "hooked", url)
+        register_webhook(engine, "hooked", url)  # idempotent: updates the same webhook
+        conn = connect()
+        assert len([w for w in conn.client.webhooks.list(project=str(report.ls_project_id)) if w.url == url]) == 1
+
+        by_item = {t.data[ITEM_ID]: t for t in _ls_tasks(conn, report.ls_project_id)}
+        task = by_item[ids[0]]
+        ann = labelstudio.client(token=annotator_user["token"])
+        created = ann.annotations.create(id=task.id, result=_result(task.data["text"], ["fear"], 0.3, (8, 33)),
+                                         lead_time=9.0)
+        with session_scope(engine) as db:
+            row = db.scalar(select(Annotation).where(Annotation.item_id == ids[0]))
+        assert row is not None, "the webhook did not store the annotation"
+        assert (row.annotator, row.emotions, row.intensity, row.external_ref) == (
+            "ann@example.com", ["fear"], 0.3, str(created.id))
+        assert row.based_on_adapter == "emollm-v1"
+
+        ann.annotations.update(id=created.id, result=_result(task.data["text"], ["fear", "sadness"], 0.4))
+        with session_scope(engine) as db:
+            row = db.scalar(select(Annotation).where(Annotation.item_id == ids[0]))
+            assert (row.emotions, row.intensity) == (["fear", "sadness"], 0.4)  # taxonomy order
+            assert db.scalar(select(func.count()).select_from(Annotation)) == 1
+
+        # A request without the shared secret is refused.
+        req = urllib.request.Request(url, data=json.dumps({"action": "ANNOTATION_CREATED"}).encode(), method="POST")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10)
+        assert err.value.code == 401
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,83 @@
+"""Dataset examples -> training records: label mapping, null fields, and the real datasets."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotator.datasets import CauseSpan, Example, read_dataset
+from annotator.datasets.convert import assign_split, map_emotions, to_training_record, training_records
+from annotator.taxonomy import get_taxonomy
+from models.training.data import example_from_dict
+
+GO = get_taxonomy("goemotions")
+EC = get_taxonomy("semeval_ec")
+
+
+@pytest.mark.parametrize(
+    ("emotions", "source", "target", "expected"),
+    [
+        (("joy", "love"), "semeval_ec", "goemotions", ["joy", "love"]),
+        (("joy", "trust"), "semeval_ec", "goemotions", None),  # trust has no GoEmotions label: not carried over
+        ((), "semeval_ec", "goemotions", ["neutral"]),  # E-c's "no emotion" row
+        ((), "goemotions", "semeval_ec", []),
+        (("admiration",), "goemotions", "goemotions", ["admiration"]),
+        (("admiration",), "goemotions", "semeval_ec", None),
+        (("joy",), "ekman_neutral", "goemotions", None),  # no table: RECCON's labels are left out
+        (None, "goemotions", "goemotions", None),
+    ],
+)
+def test_map_emotions(emotions, source, target, expected):
+    labels = GO.labels if target == "goemotions" else EC.labels
+    assert map_emotions(emotions, source, target, labels) == expected
+
+
+def _example(**kw) -> Example:
+    base = dict(id="x", text="I lost my keys today", emotions=None, intensity=None, cause=None,
+                taxonomy="ekman_neutral", split="train")
+    return Example(**{**base, **kw})
+
+
+def test_reccon_without_span_means_no_cause_but_gne_stays_unannotated():
+    assert to_training_record(_example(), "reccon", "goemotions", GO.labels)["cause"] == [0, 0]
+    assert to_training_record(_example(taxonomy="gne"), "gne", "goemotions", GO.labels) is None
+    spanned = _example(cause=CauseSpan(2, 13, "lost my key"))
+    assert to_training_record(spanned, "gne", "goemotions", GO.labels)["cause"] == [2, 13]
+
+
+def test_unsplit_datasets_get_a_stable_dev_share():
+    splits = [assign_split(_example(id=str(i), split="all")) for i in range(2000)]
+    assert 0.07 < splits.count("dev") / len(splits) < 0.13
+    assert splits == [assign_split(_example(id=str(i), split="all")) for i in range(2000)]
+    assert assign_split(_example(split="dev")) == "dev"
+
+
+@pytest.mark.parametrize(
+    ("folder", "fmt", "field"),
+    [
+        ("goemotions", "goemotions", "emotions"),
+        ("semeval2018_task1_en", "semeval-ec", "emotions"),
+        ("semeval2018_task1_en", "semeval-ei-reg", "intensity"),
+        ("gne", "gne", "cause"),
+        ("emotion_stimulus", "emotion-stimulus", "cause"),
+        ("reccon", "reccon", "cause"),
+    ],
+)
+def test_real_datasets_convert_to_valid_training_examples(shared_data, folder, fmt, field):
+    records = list(training_records(read_dataset(shared_data / folder, fmt), fmt, GO.name, GO.labels, "dev"))
+    assert len(records) > 30
+    examples = [example_from_dict(r) for r in records]  # the trainer's own reader accepts every record
+    assert all(getattr(e, field) is not None for e in examples)
+    others = {"emotions", "intensity", "cause"} - {field}
+    assert all(getattr(e, other) is None for e in examples for other in others)
+    if field == "emotions":
+        assert all(e.emotions and e.emotions <= set(GO.labels) for e in examples)
+    if field == "cause":
+        spans = [e.text[e.cause[0]:e.cause[1]] for e in examples if e.cause[0] < e.cause[1]]
+        assert len(spans) > 10 and all(s.strip() for s in spans)
+
+
+def test_semeval_rows_with_unmappable_labels_are_dropped(shared_data):
+    source = list(read_dataset(shared_data / "semeval2018_task1_en", "semeval-ec", splits="dev"))
+    records = list(training_records(source, "semeval-ec", GO.name, GO.labels))
+    unmappable = sum(1 for e in source if {"anticipation", "pessimism", "trust"} & set(e.emotions))
+    assert len(records) == len(source) - unmappable

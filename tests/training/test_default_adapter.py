@@ -1,0 +1,24 @@
+"""How the labeler finds its default adapter (ANNOTATOR_DEFAULT_ADAPTER): a folder, or the newest of a folder of versions."""
+
+from __future__ import annotations
+
+import json
+
+from annotator.services.training import ADAPTER_META, default_adapter_path
+from annotator.settings import get_settings
+
+
+def test_default_adapter_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("ANNOTATOR_DEFAULT_ADAPTER", "")
+    get_settings.cache_clear()
+    assert default_adapter_path() is None
+    monkeypatch.setenv("ANNOTATOR_DEFAULT_ADAPTER", str(tmp_path))
+    get_settings.cache_clear()
+    assert default_adapter_path() is None  # a folder without adapters
+    for version, created in (("a-new", "20260102-000000"), ("b-old", "20250101-000000")):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / ADAPTER_META).write_text(json.dumps({"version": version, "created_at": created}))
+    assert default_adapter_path() == tmp_path / "a-new"  # newest by creation time, not by name
+    monkeypatch.setenv("ANNOTATOR_DEFAULT_ADAPTER", str(tmp_path / "b-old"))
+    get_settings.cache_clear()
+    assert default_adapter_path() == tmp_path / "b-old"

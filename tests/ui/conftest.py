@@ -1,0 +1,68 @@
+"""A small project the dashboard tests share: items with predictions, an active adapter, two accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from annotator.db import session_scope
+from annotator.hashing import content_hash
+from annotator.services.adapters import promote_adapter
+from annotator.services.projects import create_project
+from annotator.services.users import add_user
+from annotator.tables import Adapter, Item, Prediction
+from annotator.taxonomy import get_taxonomy
+
+UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+PASSWORDS = {"alice": "alice-secret-1", "root": "root-secret-1"}
+VERSION = "ekman-v1"
+
+# (text, probabilities of the labels over 0, intensity, cause phrase, confidence)
+ITEMS = [
+    ("I finally got the job and I can't stop smiling!", {"joy": 0.95}, 0.8, "I finally got the job", 0.9),
+    ("The train was cancelled again, third time this week.", {"anger": 0.55, "sadness": 0.4}, 0.5,
+     "The train was cancelled again", 0.2),
+    ("Not sure how I feel about the move <b>tomorrow</b>.", {"fear": 0.5, "surprise": 0.3}, 0.4,
+     "the move <b>tomorrow</b>", 0.6),
+]
+
+
+@dataclass
+class Seeded:
+    """Ids of what the fixture created."""
+
+    project: str
+    item_ids: list[int]  # in ITEMS order
+
+
+def seed(engine: Engine) -> Seeded:
+    """Create project 'demo' (Ekman), ITEMS with predictions by an active adapter, users alice and root."""
+    with session_scope(engine) as db:
+        project = create_project(db, "demo", get_taxonomy("ekman"))
+        db.add(Adapter(version=VERSION, project_id=project.id, base_model="smollm2", path="adapters/ekman-v1",
+                       metrics={"emotions_f1": 0.61, "intensity_mae": 0.18}))
+        db.flush()
+        promote_adapter(db, project, VERSION)
+        ids = []
+        for text, probs, intensity, cause, confidence in ITEMS:
+            item = Item(project_id=project.id, text=text, content_hash=content_hash(text))
+            db.add(item)
+            db.flush()
+            start = text.index(cause)
+            emotions = {label: probs.get(label, 0.02) for label in project.labels}
+            db.add(Prediction(item_id=item.id, adapter_version=VERSION, emotions=emotions, intensity=intensity,
+                              cause_start=start, cause_end=start + len(cause), cause_text=cause,
+                              confidence=confidence))
+            ids.append(item.id)
+        add_user(db, "alice", PASSWORDS["alice"], "annotator")
+        add_user(db, "root", PASSWORDS["root"], "admin")
+    return Seeded("demo", ids)
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Seeded:
+    """The seeded project in the test's database (also the one ANNOTATOR_DATABASE_URL names)."""
+    return seed(engine)

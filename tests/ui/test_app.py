@@ -1,0 +1,210 @@
+"""Each dashboard page through Streamlit's AppTest, against a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from annotator import repo
+from annotator.db import session_scope
+from annotator.services import jobs
+from annotator.tables import Adapter, AgreementReport, Annotation, Job, Project
+from tests.ui.conftest import ITEMS, PASSWORDS, UI_APP, VERSION
+
+
+def login(name: str, password: str | None = None) -> AppTest:
+    """A fresh app session, logged in (or not, with a wrong password)."""
+    at = AppTest.from_file(str(UI_APP), default_timeout=60).run()
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(password if password is not None else PASSWORDS[name])
+    at.button[0].click()
+    return at.run()
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_login_failure_then_success(seeded):
+    at = login("alice", "not-her-password")
+    assert not at.exception
+    assert "Wrong name or password" in texts(at.error)[0] and texts(at.title) == ["emo-annotator"]
+    assert "user" not in at.session_state and "login_password" not in at.session_state
+    at = login("nobody", "whatever-pass")
+    assert texts(at.error) and "user" not in at.session_state
+
+    at = login("alice")
+    assert not at.exception and not at.error
+    assert at.session_state["user"] == {"name": "alice", "role": "annotator"}
+    assert "login_password" not in at.session_state  # no password kept in the session
+    assert texts(at.title) == ["Overview · demo"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Items": "3", "Predicted": "3", "Corrected": "0", "Annotations": "0",
+                       "Active adapter": VERSION}
+
+
+def test_overview_shows_job_progress(engine, seeded):
+    with session_scope(engine) as db:
+        project_id = repo.get_project_or_raise(db, "demo").id
+        job = jobs.create_job(db, "prelabel", project_id, adapter_version=VERSION, total=40)
+        job.done, job.state = 10, "running"
+    at = login("alice")
+    (bar,) = at.get("progress")
+    assert bar.proto.value == 25 and f"#{job.id} prelabel · running · 10/40 · {VERSION}" in bar.proto.text
+
+
+def _open_review(name: str = "alice") -> AppTest:
+    at = login(name)
+    at.switch_page("pages/review.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _annotations(engine) -> list[Annotation]:
+    with session_scope(engine) as db:
+        return list(db.scalars(select(Annotation).order_by(Annotation.id)))
+
+
+def test_review_correct_item_saves_it_under_the_user(engine, seeded):
+    at = _open_review()
+    first, second, third = seeded.item_ids
+    assert f"item {second}" in at.caption[0].value  # lowest confidence first
+    (html,) = at.get("html")
+    assert "<mark>The train was cancelled again</mark>" in html.proto.body
+    assert at.multiselect(key=f"emotions-{second}").value == ["anger"]
+
+    at.multiselect(key=f"emotions-{second}").set_value(["sadness", "anger"])
+    at.slider(key=f"intensity-{second}").set_value(0.3)
+    at.text_input(key=f"cause-{second}").input("third time this week")
+    _submit(at, "Save and next")
+    at.run()
+    assert not at.exception and not at.error
+    assert texts(at.success) == [f"Saved item {second}."]
+    assert f"item {third}" in at.caption[0].value  # the next item loaded
+
+    (ann,) = _annotations(engine)
+    text = ITEMS[1][0]
+    assert (ann.item_id, ann.annotator, ann.source, ann.status) == (second, "alice", "dashboard", "accepted")
+    assert ann.emotions == ["anger", "sadness"] and ann.intensity == pytest.approx(0.3)
+    assert text[ann.cause_start:ann.cause_end] == ann.cause_text == "third time this week"
+    assert ann.based_on_adapter == VERSION and ann.lead_time is not None and ann.lead_time >= 0
+
+
+def test_review_accept_as_proposed_and_refuse_a_cause_not_in_the_text(engine, seeded):
+    at = _open_review()
+    second, third = seeded.item_ids[1], seeded.item_ids[2]
+    _submit(at, "Save and next")
+    at.run()
+    (ann,) = _annotations(engine)
+    assert (ann.item_id, ann.emotions, ann.intensity, ann.cause_text) == (second, ["anger"], 0.5,
+                                                                          "The train was cancelled again")
+
+    at.text_input(key=f"cause-{third}").input("words that are not there")
+    _submit(at, "Save and next")
+    at.run()
+    assert "not a part of the text" in texts(at.error)[0]
+    assert len(_annotations(engine)) == 1 and f"item {third}" in at.caption[0].value
+
+    _submit(at, "Skip")  # skip moves on without saving
+    at.run()
+    assert f"item {seeded.item_ids[0]}" in at.caption[0].value and len(_annotations(engine)) == 1
+
+
+def _submit(at: AppTest, label: str) -> None:
+    (button,) = [b for b in at.button if b.label == label]
+    button.click()
+
+
+def test_agreement_page_reads_reports(engine, seeded):
+    at = login("alice")
+    at.switch_page("pages/agreement.py").run()
+    assert "No agreement figures yet" in texts(at.info)[0]
+
+    with session_scope(engine) as db:
+        project_id = repo.get_project_or_raise(db, "demo").id
+        for day, (hh, lh) in enumerate([(0.41, 0.30), (0.52, 0.35)]):
+            for field in ("emotions", "intensity", "cause", "emotion:joy"):
+                for coders, value in (("human-human", hh), ("labeler-human", lh)):
+                    db.add(AgreementReport(project_id=project_id, field=field, coders=coders, value=value,
+                                           n_items=20, n_coders=3, created_at=_day(day)))
+    at.run()
+    assert not at.exception
+    (table,) = at.dataframe
+    latest = table.value
+    assert latest.loc["intensity", "human-human"] == pytest.approx(0.52)
+    assert latest.loc["emotion:joy", "labeler-human"] == pytest.approx(0.35)
+    assert at.multiselect(key="agreement_fields").value == ["cause", "emotions", "intensity"]
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # one per coder pair
+
+
+def _day(n: int):
+    from datetime import datetime, timedelta, timezone
+
+    return datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=n)
+
+
+def _light_retrain(engine, job_id: int) -> dict:
+    """A retraining runner that only reports progress: this test is about the button and the job, not training."""
+    jobs.set_job_total(engine, job_id, 2)
+    jobs.add_job_progress(engine, job_id, 2)
+    return {"plumbing": True}
+
+
+def test_models_retrain_button_enqueues_a_job(engine, seeded, monkeypatch):
+    monkeypatch.setitem(jobs.JOB_RUNNERS, "retrain", f"{__name__}:_light_retrain")
+    at = login("root")
+    at.switch_page("pages/models.py").run()
+    assert not at.exception
+    (button,) = [b for b in at.button if b.label == "Retrain"]
+    button.click()
+    at.run()
+    assert not at.exception
+    with session_scope(engine) as db:
+        (job,) = db.scalars(select(Job)).all()
+        project = db.scalar(select(Project).where(Project.name == "demo"))
+        assert (job.kind, job.project_id, job.queue) == ("retrain", project.id, "train")
+    assert texts(at.success) == [f"Retraining job #{job.id} queued."]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # broker-less: it runs in a thread of the app's process
+        with session_scope(engine) as db:
+            if db.get(Job, job.id).state == "done":
+                break
+        time.sleep(0.1)
+    at.run()
+    (bar,) = at.get("progress")
+    assert f"#{job.id} retrain · done · 2/2" in bar.proto.text
+
+
+def test_models_promote_and_roll_back(engine, seeded):
+    with session_scope(engine) as db:
+        project_id = repo.get_project_or_raise(db, "demo").id
+        db.add(Adapter(version="ekman-v2", project_id=project_id, base_model="smollm2", path="adapters/v2",
+                       metrics={"emotions_f1": 0.66}))
+    at = login("root")
+    at.switch_page("pages/models.py").run()
+    (table,) = at.dataframe
+    assert set(table.value["version"]) == {VERSION, "ekman-v2"}
+    assert "metric: emotions_f1" in table.value.columns
+    at.selectbox(key="promote_choice").set_value("ekman-v2")
+    at.button(key="promote").click()
+    at.run()
+    assert texts(at.success) == ["ekman-v2 is now active."]
+    assert "Active adapter: **ekman-v2**" in texts(at.markdown)
+    at.button(key="rollback").click()
+    at.run()
+    assert texts(at.success) == [f"Rolled back to {VERSION}."]
+    at.button(key="rollback").click()
+    at.run()
+    assert "no earlier adapter" in texts(at.error)[0]
+
+
+def test_models_actions_are_for_admins_only(seeded):
+    at = login("alice")
+    at.switch_page("pages/models.py").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.label in ("Retrain", "Promote", "Roll back")]
+    assert "for admins" in at.caption[-1].value

@@ -1,0 +1,119 @@
+"""End to end in headless Chromium: `annotator ui` on a free port, log in, correct an item, save, check the DB."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from annotator.db import open_database, session_scope
+from annotator.tables import Annotation
+from tests.ui.conftest import ITEMS, PASSWORDS, VERSION, seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+LEAD_SCREENSHOT = Path("/tmp/ui_screenshot.png")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (Debian package `chromium`)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"`annotator ui` exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"the dashboard did not answer at {url} within {timeout} s")
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """`annotator ui` serving a seeded SQLite database on a free port; stopped afterwards."""
+    url = f"sqlite:///{tmp_path}/ui.db"
+    monkeypatch.setenv("ANNOTATOR_DATABASE_URL", url)
+    seed(open_database(url))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "annotator.cli.main", "ui", "--port", str(port), "--host", "127.0.0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_log_in_correct_an_item_and_save(dashboard: str, tmp_path: Path):
+    from playwright.sync_api import expect, sync_playwright
+
+    second = 2  # the seeded item with the lowest confidence: the queue shows it first
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(dashboard)
+            page.get_by_role("textbox", name="Name").fill("alice")
+            page.get_by_role("textbox", name="Password").fill(PASSWORDS["alice"])
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("heading", name="Overview · demo")).to_be_visible()
+
+            page.get_by_role("link", name="Review queue").click()
+            expect(page.get_by_text(f"item {second} · adapter {VERSION}")).to_be_visible()
+            expect(page.locator("mark")).to_have_text("The train was cancelled again")
+
+            # Correct the emotions: add sadness to the proposed anger, by keyboard.
+            emotions = page.get_by_test_id("stMultiSelect").locator("input")
+            emotions.click()
+            page.keyboard.type("sadness")
+            page.keyboard.press("Enter")
+            page.keyboard.press("Escape")
+            expect(page.get_by_test_id("stMultiSelect")).to_contain_text("sadness")
+            # Correct the cause, and save with Enter in the cause field.
+            cause = page.get_by_label("Cause: a phrase copied from the text (empty: no cause)")
+            cause.fill("third time this week")
+            cause.press("Enter")
+            expect(page.get_by_text(f"Saved item {second}.")).to_be_visible()
+            expect(page.get_by_text("item 3 · adapter")).to_be_visible()  # the next item loaded
+            expect(page.get_by_role("button", name="Save and next")).to_be_visible()
+            expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)  # the run has finished
+            page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
+            shutil.copyfile(tmp_path / "ui.png", LEAD_SCREENSHOT)
+        finally:
+            browser.close()
+
+    with session_scope(open_database()) as db:
+        (ann,) = db.scalars(select(Annotation)).all()
+    assert (ann.item_id, ann.annotator, ann.source, ann.based_on_adapter) == (second, "alice", "dashboard", VERSION)
+    assert ann.emotions == ["anger", "sadness"] and ann.intensity == pytest.approx(ITEMS[1][2])
+    assert ann.cause_text == "third time this week"
+    assert ITEMS[1][0][ann.cause_start:ann.cause_end] == "third time this week"

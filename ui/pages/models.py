@@ -1,0 +1,87 @@
+"""Models: adapter versions with their metrics and which is active; admins retrain, promote, roll back."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from annotator.services import adapters, dashboard
+from annotator.services.retrain import start_retrain
+from ui.auth import is_admin
+from ui.data import current_project, engine, session
+
+project = current_project()
+st.title("Models")
+
+with session() as db:
+    rows = adapters.list_adapters(db, project)
+    active = adapters.active_adapter(db, project)
+    table = [
+        {"version": a.version, "active": active is not None and a.id == active.id, "status": a.status,
+         "base model": a.base_model, "created": a.created_at, **{f"metric: {k}": v for k, v in (a.metrics or {}).items()
+                                                                 if isinstance(v, (int, float, str))}}
+        for a in rows
+    ]
+    versions = [a.version for a in rows]
+
+st.markdown(f"Active adapter: **{active.version if active else 'none'}**")
+if table:
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+else:
+    st.info("No adapters yet: `annotator train` registers one.")
+
+if is_admin():
+    st.subheader("Actions")
+    retrain_col, promote_col, rollback_col = st.columns(3)
+    with retrain_col:
+        if st.button("Retrain", type="primary", key="retrain",
+                     help="Train a candidate on the human corrections; it replaces the active adapter only "
+                     "if it is better on held-out gold."):
+            try:
+                job_id = start_retrain(engine(), project, wait=False)
+            except (ValueError, LookupError) as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["models_flash"] = f"Retraining job #{job_id} queued."
+                st.rerun()
+    with promote_col:
+        candidates = [v for v in versions if active is None or v != active.version]
+        choice = st.selectbox("Adapter", candidates, key="promote_choice") if candidates else None
+        if st.button("Promote", key="promote", disabled=choice is None):
+            with session() as db:
+                adapters.promote_adapter(db, project, choice)
+            st.session_state["models_flash"] = f"{choice} is now active."
+            st.rerun()
+    with rollback_col:
+        if st.button("Roll back", key="rollback", help="Reactivate the adapter that was active before this one."):
+            try:
+                with session() as db:
+                    previous = adapters.rollback(db, project)
+                    st.session_state["models_flash"] = f"Rolled back to {previous.version}."
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+    flash = st.session_state.pop("models_flash", None)
+    if flash:
+        st.success(flash)
+else:
+    st.caption("Retraining, promotion and rollback are for admins.")
+
+
+@st.fragment(run_every="5s")
+def retrain_jobs() -> None:
+    """The project's retraining jobs and their progress, refreshed every few seconds."""
+    with session() as db:
+        jobs = dashboard.job_progress(db, project, kind="retrain", limit=5)
+    if not jobs:
+        return
+    st.subheader("Retraining jobs")
+    for job in jobs:
+        progress = job["progress"] if job["progress"] is not None else (1.0 if job["state"] == "done" else 0.0)
+        st.progress(progress, text=f"#{job['id']} retrain · {job['state']} · {job['done']:,}/{job['total']:,}")
+        if job["error"]:
+            st.error(f"job {job['id']}: {job['error']}")
+
+
+retrain_jobs()

@@ -1,0 +1,47 @@
+"""Overview: how far the project has come, what its labels look like, and what the workers are doing."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from annotator.services import dashboard
+from ui.data import current_project, engine, label_distribution, session
+
+project = current_project()
+st.title(f"Overview · {project}")
+
+with session() as db:
+    counts = dashboard.overview(db, project)
+    jobs = dashboard.job_progress(db, project)
+distribution = label_distribution(engine().url.render_as_string(hide_password=False), project)
+
+cols = st.columns(5)
+cols[0].metric("Items", f"{counts['items']:,}")
+cols[1].metric("Predicted", f"{counts['predicted']:,}")
+cols[2].metric("Corrected", f"{counts['corrected']:,}")
+cols[3].metric("Annotations", f"{counts['annotations']:,}")
+cols[4].metric("Active adapter", counts["active_adapter"] or "none")
+
+st.subheader("Labels")
+st.caption("Items carrying each label in their current best labels: the human consensus where people "
+           "annotated the item, else the labeler's prediction. Recounted at most once a minute.")
+frame = pd.DataFrame(distribution)
+if frame.empty or frame["items"].sum() == 0:
+    st.info("No labels yet: pre-label with `annotator prelabel` or correct items in the review queue.")
+else:
+    frame = frame[frame.groupby("label")["items"].transform("sum") > 0]
+    st.bar_chart(frame, x="label", y="items", color="source", horizontal=True,
+                 height=max(250, 22 * frame["label"].nunique()))
+
+st.subheader("Jobs")
+if not jobs:
+    st.info("No jobs yet.")
+for job in jobs:
+    label = f"#{job['id']} {job['kind']} · {job['state']} · {job['done']:,}/{job['total']:,}"
+    if job["adapter"]:
+        label += f" · {job['adapter']}"
+    st.progress(job["progress"] if job["progress"] is not None else (1.0 if job["state"] == "done" else 0.0),
+                text=label)
+    if job["error"]:
+        st.error(f"job {job['id']}: {job['error']}")

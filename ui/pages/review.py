@@ -1,0 +1,97 @@
+"""Review queue: the labeler's least certain (or most disputed) items first; accept or correct, save, next."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from annotator.services import dashboard
+from annotator.settings import get_settings
+from ui.auth import current_user
+from ui.data import current_project, session
+from ui.render import highlight_html
+
+ORDERS = {"confidence": "Lowest labeler confidence", "disagreement": "Highest disagreement"}
+
+project = current_project()
+user = current_user()
+assert user is not None  # app.py logs in before any page runs
+st.title("Review queue")
+
+order = st.radio("Order", list(ORDERS), format_func=ORDERS.get, horizontal=True, key="review_order")
+skipped: set[int] = st.session_state.setdefault("review_skipped", set())
+with session() as db:
+    labels = dashboard.project_labels(db, project)
+    queue = dashboard.review_queue(db, project, user["name"], order,
+                                   limit=get_settings().review_batch_size + len(skipped))
+    done_by_me = dashboard.annotations_by(db, project, user["name"])
+queue = [r for r in queue if r.item_id not in skipped]
+
+flash = st.session_state.pop("review_flash", None)
+if flash:
+    st.success(flash)
+if not queue:
+    st.info("Nothing to review here: every item in this order is done by you"
+            + (", or skipped." if skipped else ".") + f" You have corrected {done_by_me:,} items.")
+    if skipped and st.button("Show the skipped items again"):
+        skipped.clear()
+        st.rerun()
+    st.stop()
+
+item = queue[0]
+shown_at: dict[int, float] = st.session_state.setdefault("review_shown_at", {})
+shown_at.setdefault(item.item_id, time.time())
+
+facts = [f"item {item.item_id}", f"adapter {item.adapter_version or '-'}"]
+if item.confidence is not None:
+    facts.append(f"confidence {item.confidence:.2f}")
+if item.disagreement is not None:
+    facts.append(f"disagreement {item.disagreement:.2f}")
+st.caption(" · ".join(facts) + f" · {len(queue)} waiting · {done_by_me:,} corrected by you")
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.html(highlight_html(item.text, item.cause_start, item.cause_end))
+    proposed_intensity = "-" if item.intensity is None else f"{item.intensity:.2f}"
+    st.markdown(f"**Proposed:** {', '.join(item.proposed) or 'no emotion'} · intensity {proposed_intensity}")
+    for other in item.other_annotations:
+        st.caption(f"{other['annotator']}: {', '.join(other['emotions']) or 'no emotion'}"
+                   f" · intensity {other['intensity'] if other['intensity'] is not None else '-'}"
+                   f" · cause {other['cause'] or '-'}")
+with right:
+    if item.probabilities:
+        top = pd.DataFrame({"emotion": list(item.probabilities), "probability": list(item.probabilities.values())})
+        st.dataframe(top.head(10), hide_index=True, width="stretch", column_config={
+            "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
+                                                           format="%.2f")})
+
+proposed_cause = item.text[item.cause_start:item.cause_end] if item.cause_start is not None else ""
+with st.form(f"review-{item.item_id}", enter_to_submit=True):
+    emotions = st.multiselect("Emotions", labels, default=[e for e in item.proposed if e in labels],
+                              key=f"emotions-{item.item_id}")
+    intensity = st.slider("Intensity", 0.0, 1.0, value=float(item.intensity if item.intensity is not None else 0.5),
+                          step=0.01, key=f"intensity-{item.item_id}")
+    cause = st.text_input("Cause: a phrase copied from the text (empty: no cause)", value=proposed_cause,
+                          key=f"cause-{item.item_id}")
+    save_col, skip_col, _ = st.columns([1, 1, 4])
+    save = save_col.form_submit_button("Save and next", type="primary")
+    skip = skip_col.form_submit_button("Skip")
+st.caption("Enter in the cause field saves the form.")
+
+if skip:
+    skipped.add(item.item_id)
+    st.rerun()
+if save:
+    try:
+        span = dashboard.cause_span(item.text, cause, near=item.cause_start)
+        with session() as db:
+            dashboard.save_correction(db, project, item.item_id, user["name"], emotions, intensity, span,
+                                      based_on_adapter=item.adapter_version,
+                                      lead_time=round(time.time() - shown_at.pop(item.item_id, time.time()), 3))
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["review_flash"] = f"Saved item {item.item_id}."
+        st.rerun()
