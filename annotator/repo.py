@@ -377,27 +377,41 @@ def annotations_for_items(db: Session, item_ids: Sequence[int]) -> dict[int, lis
 # --- pre-labeling -------------------------------------------------------------------------------
 
 
+def _unlabeled(query: Any, project_id: int, adapter_version: str, max_item_id: int | None, only_missing: bool,
+               untouched_only: bool) -> Any:
+    predicted = select(Prediction.id).where(Prediction.item_id == Item.id)
+    if not only_missing:
+        predicted = predicted.where(Prediction.adapter_version == adapter_version)
+    query = query.where(Item.project_id == project_id, ~predicted.exists())
+    if untouched_only:
+        query = query.where(~select(Annotation.id).where(Annotation.item_id == Item.id).exists())
+    if max_item_id is not None:
+        query = query.where(Item.id <= max_item_id)
+    return query
+
+
 def unlabeled_item_ids(db: Session, project_id: int, adapter_version: str, *, max_item_id: int | None = None,
                        only_missing: bool = False, untouched_only: bool = False, after_id: int = 0,
-                       limit: int | None = None) -> list[int]:
+                       offset: int = 0, limit: int | None = None) -> list[int]:
     """Ids (ascending, > ``after_id``) of a project's items that still lack a prediction.
 
     By default an item counts as unlabeled when ``adapter_version`` has not predicted it; with
     ``only_missing`` only items no adapter has predicted count; ``untouched_only`` leaves out items a
     human has annotated; ``max_item_id`` freezes the scope at the items a job was created for.
     """
-    predicted = select(Prediction.id).where(Prediction.item_id == Item.id)
-    if not only_missing:
-        predicted = predicted.where(Prediction.adapter_version == adapter_version)
-    query = select(Item.id).where(Item.project_id == project_id, Item.id > after_id, ~predicted.exists())
-    if untouched_only:
-        query = query.where(~select(Annotation.id).where(Annotation.item_id == Item.id).exists())
-    if max_item_id is not None:
-        query = query.where(Item.id <= max_item_id)
-    query = query.order_by(Item.id)
+    query = _unlabeled(select(Item.id).where(Item.id > after_id), project_id, adapter_version, max_item_id,
+                       only_missing, untouched_only).order_by(Item.id).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     return list(db.scalars(query))
+
+
+def count_unlabeled_items(db: Session, project_id: int, adapter_version: str, *, max_item_id: int | None = None,
+                          only_missing: bool = False, untouched_only: bool = False) -> int:
+    """How many items ``unlabeled_item_ids`` would list (same filters)."""
+    query = _unlabeled(select(func.count()).select_from(Item), project_id, adapter_version, max_item_id,
+                       only_missing, untouched_only)
+    return int(db.scalar(query) or 0)
 
 
 def max_item_id(db: Session, project_id: int) -> int:

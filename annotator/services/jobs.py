@@ -95,14 +95,14 @@ def submit_job(engine: Engine, job_id: int, *, wait: bool = True) -> None:
     """
     with session_scope(engine) as db:
         job = get_job(db, job_id)
-        kind = job.kind
+        kind, queue = job.kind, queue_name(job)
     if kind in DISPATCHERS:
         _resolve(DISPATCHERS[kind])(engine, job_id, wait)
         return
     if get_settings().broker_url:
         from worker.app import send_run_job
 
-        send_run_job(job_id, queue_of(engine, job_id))
+        send_run_job(job_id, queue)
         return
     if wait:
         run_job(engine, job_id)
@@ -134,19 +134,17 @@ def runner_for(kind: str) -> Callable[[Engine, int], dict[str, Any]]:
     return _resolve(JOB_RUNNERS[kind])
 
 
-def queue_of(engine: Engine, job_id: int) -> str:
+def queue_name(job: Job) -> str:
     """The Celery queue a job's tasks go to."""
-    with session_scope(engine) as db:
-        job = get_job(db, job_id)
-        return job.queue or DEFAULT_QUEUES.get(job.kind, "cpu")
+    return job.queue or DEFAULT_QUEUES.get(job.kind, "cpu")
 
 
 def mark_running(engine: Engine, job_id: int) -> None:
-    """queued -> running (sets started_at once); a finished job keeps its state."""
+    """queued -> running (started_at is set once, kept when a job is resumed); other states stay as they are."""
     with engine.begin() as conn:
         conn.execute(
             update(Job)
-            .where(Job.id == job_id, Job.state.in_(("queued", "running")))
+            .where(Job.id == job_id, Job.state == "queued")
             .values(state="running", started_at=func.coalesce(Job.started_at, utcnow()), updated_at=utcnow())
         )
 

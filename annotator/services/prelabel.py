@@ -24,7 +24,7 @@ from annotator.services.jobs import (
     finish_job,
     get_job,
     mark_running,
-    queue_of,
+    queue_name,
 )
 from annotator.services.training import base_spec, default_adapter_path, resolve_device
 from annotator.settings import get_settings
@@ -99,14 +99,13 @@ def start_prelabel(
         top = repo.max_item_id(db, row.id)
         params = {"adapter_path": choice.path, "batch_size": size, "only_missing": only_missing,
                   "untouched_only": untouched_only, "max_item_id": top}
-        total = 0
-        for page in _pages(db, row.id, choice.version, params):
-            if limit is not None and total + len(page) >= limit:
-                # freeze the scope at the limit-th unlabeled item (nothing at all for --limit 0)
-                params["max_item_id"] = page[limit - total - 1] if limit > total else 0
-                total = limit
-                break
-            total += len(page)
+        scope = {"max_item_id": top, "only_missing": only_missing, "untouched_only": untouched_only}
+        total = repo.count_unlabeled_items(db, row.id, choice.version, **scope)
+        if limit is not None and limit < total:
+            # freeze the scope at the limit-th unlabeled item (nothing at all for --limit 0)
+            params["max_item_id"] = (repo.unlabeled_item_ids(db, row.id, choice.version, **scope, offset=limit - 1,
+                                                             limit=1)[0] if limit else 0)
+            total = limit
         job = create_job(db, "prelabel", row.id, adapter_version=choice.version, total=total, params=params,
                          queue=queue)
         return job.id
@@ -133,6 +132,7 @@ def dispatch_prelabel(engine: Engine, job_id: int, wait: bool = True) -> None:
         job = get_job(db, job_id)
         if job.state in ("failed", "cancelled"):
             job.state, job.error, job.finished_at = "queued", None, None  # resuming a failed job retries it
+        queue = queue_name(job)
     batches = remaining_batches(engine, job_id)
     if not batches:
         mark_running(engine, job_id)
@@ -141,7 +141,6 @@ def dispatch_prelabel(engine: Engine, job_id: int, wait: bool = True) -> None:
     if get_settings().broker_url:
         from worker.app import send_label_batch
 
-        queue = queue_of(engine, job_id)
         for batch in batches:
             send_label_batch(job_id, batch, queue)
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -180,7 +179,3 @@ def predictions_by_item(engine: Engine, version: str) -> dict[str, dict]:
                           .where(Prediction.adapter_version == version)).all()
         return {ext: {"emotions": p.emotions, "intensity": p.intensity, "cause": (p.cause_start, p.cause_end),
                       "cause_text": p.cause_text} for ext, p in rows}
-
-
-def dump(obj: object) -> str:
-    return json.dumps(obj, indent=1, default=str)[:3000]
