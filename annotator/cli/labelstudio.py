@@ -9,8 +9,6 @@ from typing import Any, TypeVar
 import typer
 
 from annotator.cli.common import console, database, fail, user_errors
-from annotator.labelstudio.client import LabelStudioError
-from annotator.services import labelstudio as service
 
 app = typer.Typer(no_args_is_help=True,
                   help="Label Studio sync: push tasks with our predictions, pull human annotations, receive "
@@ -19,10 +17,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _ls_errors(func: F) -> F:
-    """Label Studio problems (no token, refused token, server down after retries) exit with code 2."""
+    """Label Studio problems (no SDK installed, no token, refused token, server down after retries) exit with
+    code 2. The SDK is imported only here, so the rest of the CLI works without the labelstudio extra."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            from annotator.labelstudio.client import LabelStudioError
+        except ImportError as exc:
+            raise fail(f"the Label Studio commands need its SDK: pip install 'emo-annotator[labelstudio]' "
+                       f"({exc})") from None
         try:
             return func(*args, **kwargs)
         except LabelStudioError as exc:
@@ -45,6 +49,8 @@ def push_cmd(
 
     Example: annotator labelstudio push --project reddit --limit 1000
     """
+    from annotator.services import labelstudio as service
+
     report = service.push_project(database(), project, limit=limit, order=order,
                                   on_chunk=lambda r: console.print(f"  {r.created + r.repredicted} sent", style="dim"))
     rate = report.sent / report.seconds if report.seconds else 0.0
@@ -61,6 +67,8 @@ def pull_cmd(project: str = typer.Option(..., "--project", "-p", help="Our proje
 
     Invalid results are stored as rejected with the reason. Example: annotator labelstudio pull --project reddit
     """
+    from annotator.services import labelstudio as service
+
     r = service.pull_project(database(), project)
     console.print(f"{r.inserted} new and {r.updated} updated annotations ({r.rejected} rejected), "
                   f"{r.skipped} skipped, {r.unknown_tasks} from unknown tasks, {r.tasks} tasks read")
@@ -81,6 +89,8 @@ def webhook_cmd(
 
     Example: annotator labelstudio webhook --port 8765 --register --project reddit
     """
+    from annotator.services import labelstudio as service
+
     engine = database()
     server = service.webhook_server(engine, host=host, port=port)
     bound = server.server_address[1]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
 import typer
 
-from annotator.cli.common import console, database, user_errors
+from annotator.cli.common import console, database, fail, user_errors
 from annotator.settings import get_settings
 
 UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
@@ -40,6 +41,8 @@ def ui_cmd(
     Example: annotator ui --port 8501 --host 0.0.0.0
     """
     settings = get_settings()
+    if importlib.util.find_spec("streamlit") is None:
+        raise fail("the dashboard needs Streamlit: pip install 'emo-annotator[ui]'")
     database()  # fail here, with the message, if the database is unusable; and migrate it once
     host = host or settings.ui_host
     port = port or settings.ui_port

@@ -50,3 +50,11 @@ def test_demo_runs_twice(runner, tmp_path, monkeypatch):
     assert len(rows) == 500 and rows[0]["meta"]["gold_emotions"]
     labeled = [r for r in rows if r["label_source"] == "model"]
     assert len(labeled) == 6, {r["label_source"] for r in rows}
+
+
+def test_error_messages_print_brackets_literally(capsys):
+    """Rich must not eat "[labelstudio]" in an install hint as a markup tag."""
+    from annotator.cli.common import fail
+
+    fail("pip install 'emo-annotator[labelstudio]'")
+    assert "emo-annotator[labelstudio]" in capsys.readouterr().err
