@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, func, select
 from sqlalchemy.orm import Session
 
+from annotator.bloom import BloomFilter
 from annotator.tables import Annotation, IngestError, IngestRun, Item, Prediction, Project, utcnow
 
 # SQLite's limit on bound variables is 32766 since 3.32; stay well under it.
@@ -170,39 +171,73 @@ class AddedItems:
     conflicts: list[int] = field(default_factory=list)
 
 
-def add_items(conn: Connection, project_id: int, items: ItemColumns) -> AddedItems:
+def add_items(conn: Connection, project_id: int, items: ItemColumns, seen: BloomFilter | None = None) -> AddedItems:
     """Insert the batch's new rows, in order; skip rows whose text or id is already in the project.
 
     A row is a duplicate if its id is stored with the same text, or (id unseen) its text is stored; a
     conflict if its id is stored with another text. Earlier rows of the same batch count as stored.
     Call under :func:`lock_project_for_ingest`, so no concurrent ingest stores rows in between.
+
+    ``seen`` (PostgreSQL; ignored on SQLite): a filter that has been given every id and content hash of the
+    project's items, as :func:`new_project_filter` starts it and this function keeps it. Rows it has
+    certainly not seen skip the lookups; should another writer have stored one of them meanwhile, the
+    unique indexes refuse the insert and the batch is redone with every lookup.
     """
     if not items.hashes:
         return AddedItems()
-    if conn.dialect.name == "postgresql":
-        return _add_items_postgres(conn, project_id, items)
-    return _add_items_sqlite(conn, project_id, items)
+    if conn.dialect.name != "postgresql":
+        return _add_items_sqlite(conn, project_id, items)
+    if seen is None:
+        return _add_items_postgres(conn, project_id, items, None)[0]
+    import psycopg
+
+    maybe = seen.maybe_contains(items.hashes)
+    with_id = [n for n, ext in enumerate(items.ext_ids) if ext is not None]
+    if with_id:
+        maybe[with_id] |= seen.maybe_contains([items.ext_ids[n] for n in with_id])
+    conn.exec_driver_sql("SAVEPOINT add_items")
+    try:
+        result, kept = _add_items_postgres(conn, project_id, items, maybe.nonzero()[0].tolist())
+    except psycopg.errors.UniqueViolation:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT add_items")
+        result, kept = _add_items_postgres(conn, project_id, items, None)
+    conn.exec_driver_sql("RELEASE SAVEPOINT add_items")
+    seen.add([items.hashes[n] for n in kept] + [ext for n in kept if (ext := items.ext_ids[n]) is not None])
+    return result
 
 
-def _add_items_postgres(conn: Connection, project_id: int, items: ItemColumns) -> AddedItems:
-    """Look the batch's ids and hashes up, classify here, then COPY the new rows in."""
+def new_project_filter(conn: Connection, project_id: int) -> BloomFilter | None:
+    """An empty :class:`BloomFilter` for :func:`add_items` if the project has no items yet, else None."""
+    if conn.dialect.name != "postgresql":
+        return None
+    has_items = conn.execute(select(Item.id).where(Item.project_id == project_id).limit(1)).first()
+    return None if has_items else BloomFilter()
+
+
+def _add_items_postgres(conn: Connection, project_id: int, items: ItemColumns,
+                        check: list[int] | None) -> tuple[AddedItems, list[int]]:
+    """Look up the ids and hashes of the rows in ``check`` (None: all rows), classify here, then COPY the
+    new rows in. Returns the result and the positions of the inserted rows."""
     raw = conn.connection.driver_connection
     ext_ids, hashes = items.ext_ids, items.hashes
-    ids = [i for i in ext_ids if i is not None]
+    rows = range(len(hashes)) if check is None else check
+    ids = [ext for n in rows if (ext := ext_ids[n]) is not None]
     # One index probe per value, whatever the statistics say: LIMIT keeps the lateral subquery a nested
     # loop over the unique index. (`= ANY(array)` on a project whose table has not been analysed yet
     # became a scan of the whole project per batch.) Not prepared, so no plan outlives this batch.
     known_ids: dict[str, str] = {}
+    known_hashes: set[str] = set()
     with raw.cursor() as cur:
         if ids:
             cur.execute("SELECT i.external_id, i.content_hash FROM unnest(%s::text[]) AS v(id) CROSS JOIN LATERAL "
                         "(SELECT external_id, content_hash FROM items WHERE project_id = %s AND external_id = v.id "
                         "LIMIT 1) AS i", (_pg_text_array(ids), project_id), prepare=False)
             known_ids.update(cur.fetchall())
-        cur.execute("SELECT i.content_hash FROM unnest(%s::text[]) AS v(hash) CROSS JOIN LATERAL "
-                    "(SELECT content_hash FROM items WHERE project_id = %s AND content_hash = v.hash LIMIT 1) AS i",
-                    (_pg_text_array(hashes), project_id), prepare=False)
-        known_hashes = {h for (h,) in cur.fetchall()}
+        if rows:
+            cur.execute("SELECT i.content_hash FROM unnest(%s::text[]) AS v(hash) CROSS JOIN LATERAL "
+                        "(SELECT content_hash FROM items WHERE project_id = %s AND content_hash = v.hash LIMIT 1) "
+                        "AS i", (_pg_text_array([hashes[n] for n in rows]), project_id), prepare=False)
+            known_hashes.update(h for (h,) in cur.fetchall())
     result = AddedItems()
     keep: list[int] = []
     for n, digest in enumerate(hashes):
@@ -233,7 +268,7 @@ def _add_items_postgres(conn: Connection, project_id: int, items: ItemColumns) -
                 for n in keep:
                     write_row((project_id, ext_ids[n], texts[n], hashes[n], metas[n], now))
     result.inserted = len(keep)
-    return result
+    return result, keep
 
 
 # items' columns as migrated; meta (json) is sent as text: json's binary input is its text

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from annotator.services.evaluation import evaluate_examples, gold_examples, rounded
+from annotator.services.evaluation import gold_examples, rounded, score_examples
 from annotator.services.training import DataSpec
 from annotator.taxonomy import get_taxonomy
 
@@ -43,7 +43,7 @@ def main() -> None:
     results = {}
     for folder, fmt in DEV_SETS:
         examples = gold_examples(DataSpec(args.data / folder, fmt, args.limit), taxonomy, "dev", seed=0)
-        results[fmt] = rounded(evaluate_examples(args.adapter, examples, taxonomy.labels, device="cpu"))
+        results[fmt] = rounded(score_examples(args.adapter, examples, taxonomy.labels, device="cpu")[0])
         print(fmt, json.dumps(results[fmt]), flush=True)
     args.out.write_text(json.dumps(results, indent=2))
 

@@ -9,7 +9,7 @@ import typer
 
 from annotator.cli.common import console, database, user_errors
 from annotator.db import session_scope
-from annotator.services.evaluation import evaluate_examples, gold_examples, rounded
+from annotator.services.evaluation import gold_examples, rounded, score_examples
 from annotator.services.training import (
     DataSpec,
     TrainOptions,
@@ -44,6 +44,12 @@ def train_cmd(
     eval_fraction: float = typer.Option(0.05, "--eval-fraction", min=0.0, max=0.99,
                                         help="Share held out for the metrics in the adapter's metadata."),
     seed: int = typer.Option(0, "--seed", help="Seeds sampling, order and LoRA init."),
+    lora_r: int = typer.Option(16, "--lora-r", min=1, help="LoRA rank (alpha is twice the rank)."),
+    negatives_per_example: int = typer.Option(None, "--negatives-per-example", min=1, help="Each step trains on "
+                                              "all of an example's emotions but only N of its absent ones, "
+                                              "up-weighted so probabilities stay calibrated (faster; default: all)."),
+    fp16_weights: bool = typer.Option(False, "--fp16-weights", help="Save the adapter's weights as fp16 "
+                                      "(half the size; metrics are measured on the rounded weights)."),
     device: str = typer.Option(None, "--device", help="cpu, cuda or auto (default ANNOTATOR_DEVICE)."),
     run_name: str = typer.Option("sft", "--run-name", help="First part of the adapter version."),
     register: bool = typer.Option(False, "--register", help="Record the adapter in the adapters table."),
@@ -66,7 +72,9 @@ def train_cmd(
     options = TrainOptions(epochs=epochs, max_steps=max_steps,
                            max_seconds=max_minutes * 60 if max_minutes else None, batch_size=batch_size, learning_rate=lr,
                            max_examples=max_examples, seed=seed, device=device or settings.device,
-                           eval_fraction=eval_fraction, run_name=run_name, progress=not quiet)
+                           eval_fraction=eval_fraction, run_name=run_name, progress=not quiet,
+                           lora_r=lora_r, lora_alpha=2 * lora_r, negatives_per_example=negatives_per_example,
+                           fp16_weights=fp16_weights)
     path = train_adapter(records, tax.labels, out or settings.adapters_dir, options)
     meta = adapter_meta(path)
     console.print(f"adapter [bold]{meta['version']}[/] written to {path}")
@@ -119,7 +127,7 @@ def evaluate_cmd(
     spec = parse_data_spec(f"{data}:{fmt or ''}")
     spec = DataSpec(spec.path, spec.fmt, limit)
     examples = gold_examples(spec, tax, None if split == "any" else split, seed)
-    metrics = evaluate_examples(path, examples, tax.labels, device=device or get_settings().device,
+    metrics, _ = score_examples(path, examples, tax.labels, device=device or get_settings().device,
                                 batch_size=batch_size)
     result = {"adapter": str(path) if path else None, "data": str(data), "format": spec.fmt, "split": split,
               "taxonomy": tax.name, **rounded(metrics)}

@@ -1,7 +1,7 @@
 """Measure a labeler (base + adapter, or the bare base) on gold examples.
 
-``evaluate_examples`` is the one entry point: the `annotator evaluate` command and the retraining gate
-(comparing two adapters on held-out human gold) both call it. ``models/`` is imported lazily.
+``score_examples`` is the one code path: the `annotator evaluate` command and the retraining gate (comparing two adapters on held-out human gold) both run it. ``models/`` is
+imported lazily.
 """
 
 from __future__ import annotations
@@ -16,18 +16,20 @@ from annotator.settings import get_settings
 from annotator.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
+    from models.labeler import Prediction
     from models.tasks.base import Example as GoldExample
 
 
-def evaluate_examples(
+def score_examples(
     adapter_path: Path | None,
     examples: Sequence["GoldExample"],
     labels: Sequence[str],
     *,
     device: str = "auto",
     batch_size: int = 32,
-) -> dict[str, float]:
-    """Metrics of the labeler ``base + adapter_path`` (the bare base when ``None``) on gold examples.
+) -> tuple[dict[str, float], list["Prediction"]]:
+    """Metrics of the labeler ``base + adapter_path`` (the bare base when ``None``) on gold examples, and
+    the predictions they were computed from.
 
     ``examples`` are ``models.tasks.base.Example`` (``None`` fields are not scored). Keys, where the gold
     has the field: ``emotion_macro_f1``, ``emotion_micro_f1``, ``emotion_jaccard``, ``emotion_ece``,
@@ -50,7 +52,7 @@ def evaluate_examples(
         n_intensity=float(sum(e.intensity is not None for e in examples)),
         n_cause=float(sum(e.cause is not None for e in examples)),
     )
-    return metrics
+    return metrics, predictions
 
 
 def gold_examples(spec: DataSpec, taxonomy: Taxonomy, split: str | None = "dev", seed: int = 0) -> list["GoldExample"]:

@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy import Engine
 
 from annotator import repo
+from annotator.bloom import BloomFilter
 from annotator.db import session_scope
 from annotator.hashing import bytes_hash, content_hash
 from annotator.sources import STDIN, Record, SourceError, detect_format, excerpt, fingerprint, iter_records
@@ -130,6 +131,9 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
             summary.resumed_from = run.rows_done
         summary.position = run.rows_done
         run_id, skip = run.id, run.rows_done
+    with engine.connect() as conn:
+        # into a project with no items yet, rows this run has certainly not stored skip the lookups
+        seen = repo.new_project_filter(conn, project_id)
     summary.run_id = run_id
     # A resumed run's --errors-out also holds the rows rejected before the interruption, after the
     # CSV header (which the reader sends first).
@@ -137,7 +141,7 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
 
     def store(batch: PreparedBatch | None, finished: bool = False) -> None:
         _store_batch(engine, project_id, run_id, print_name, batch, summary, errors_out, progress, started,
-                     finished)
+                     finished, seen)
 
     try:
         for header, batch in prepared_batches(source, fmt, options, skip):
@@ -381,16 +385,17 @@ def _check_text(text: Any, text_field: str, limit: int) -> tuple[str | None, str
 
 def _store_batch(engine: Engine, project_id: int, run_id: int, source: str, batch: PreparedBatch | None,
                  summary: IngestSummary, errors_out: IO[bytes] | None, progress: ProgressCallback | None,
-                 started: float, finished: bool) -> None:
+                 started: float, finished: bool, seen: BloomFilter | None = None) -> None:
     """In one transaction: classify the batch against what is stored, insert the new rows, record the
-    rejected ones and move the run's checkpoint. ``batch`` None just closes the run (with ``finished``)."""
+    rejected ones and move the run's checkpoint. ``batch`` None just closes the run (with ``finished``);
+    ``seen``: see :func:`annotator.repo.add_items`."""
     inserted = duplicates = rows = 0
     bad: list[tuple[int, str, str, bytes]] = []
     position = summary.position
     with engine.begin() as conn:
         repo.lock_project_for_ingest(conn, project_id)
         if batch is not None:
-            added = repo.add_items(conn, project_id, batch.items)
+            added = repo.add_items(conn, project_id, batch.items, seen)
             inserted, duplicates = added.inserted, added.duplicates
             conflicts = [(batch.lines[n], "duplicate_id_conflict",
                           f"id {batch.items.ext_ids[n]!r} was already ingested with a different text", batch.raws[n])

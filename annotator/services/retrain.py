@@ -267,7 +267,8 @@ def train_candidate(project: str, labels: tuple[str, ...], examples: Sequence["E
         metrics.update({k: v for k, v in dpo_metrics.items() if k != "dpo_losses"})
     meta = {**fitted.meta, "kind": "sft+dpo" if "dpo_loss_last" in metrics else "sft", "retrain": metrics,
             "start_adapter": start.version}
-    path = save_adapter(fitted.model, cfg.train.output_dir, cfg.train.run_name, meta)
+    path = save_adapter(fitted.model, cfg.train.output_dir, cfg.train.run_name, meta,
+                        half=cfg.train.half_precision_weights)
     return path, metrics
 
 
@@ -278,17 +279,11 @@ def evaluate(adapter_path: Path | None, gold: Sequence["Example"], labels: Seque
 
     Both adapters of a retraining go through this one function, on the same gold examples.
     """
-    from models.labeler import Labeler
-    from models.training.metrics import all_metrics
+    from annotator.services.evaluation import score_examples
 
-    from annotator.services.training import base_spec, resolve_device
-
-    settings = get_settings()
-    labeler = Labeler(base_spec(), adapter_path, tuple(labels), device=resolve_device(params.device),
-                      cache_dir=settings.cache_dir)
-    predictions = labeler.predict([g.text for g in gold], batch_size=32)
-    metrics = {k: float(v) for k, v in all_metrics(gold, predictions, labels).items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    scored, predictions = score_examples(adapter_path, gold, labels, device=params.device)
+    metrics = {k: float(v) for k, v in scored.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("n_")}
     agreement = alpha_against_consensus(gold, [p.emotions for p in predictions])
     if agreement is not None:
         metrics["alpha_emotions"] = agreement

@@ -84,6 +84,8 @@ class TrainOptions:
     lora_alpha: int = 32
     run_name: str = "sft"
     progress: bool = True
+    negatives_per_example: int | None = None
+    fp16_weights: bool = False
 
 
 def resolve_device(device: str) -> str:
@@ -115,7 +117,9 @@ def train_adapter(records: Sequence[dict[str, Any]], labels: Sequence[str], out_
                         max_examples=options.max_examples),
         train=TrainConfig(output_dir=out_dir, learning_rate=options.learning_rate, epochs=options.epochs,
                           max_steps=options.max_steps, max_seconds=options.max_seconds, batch_size=options.batch_size, seed=options.seed,
-                          run_name=options.run_name, progress=options.progress),
+                          run_name=options.run_name, progress=options.progress,
+                          background_per_example=options.negatives_per_example,
+                          half_precision_weights=options.fp16_weights),
         model=ModelConfig(base=base_spec(), cache_dir=settings.cache_dir, device=resolve_device(options.device),
                           lora_r=options.lora_r, lora_alpha=options.lora_alpha),
     )

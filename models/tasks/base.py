@@ -31,11 +31,14 @@ class Completion:
 
     ``choices``: when the readout compares a closed set of answers (" yes" / " no"), all of them, so
     training targets exactly the token the readout scores (and DPO can take the others as rejected).
+    ``background``: the task's common, uninformative answer (an emotion's " no"); training may keep only a
+    sample of these per example, up-weighted so the expected loss is unchanged.
     """
 
     stem: str
     answer: str
     choices: tuple[str, ...] = ()
+    background: bool = False
 
 
 @runtime_checkable

@@ -82,6 +82,13 @@ class TrainConfig:
     eval_batch_size: int = field(default=32, metadata={"help": "batch size for held-out predictions"})
     run_name: str = field(default="sft", metadata={"help": "first part of the adapter version"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    background_per_example: int | None = field(
+        default=None, metadata={"help": "train on at most this many 'background' answers (an emotion's 'no') per "
+                                        "example and step, importance-weighted; None = all"}
+    )
+    half_precision_weights: bool = field(
+        default=False, metadata={"help": "round the trained LoRA weights to fp16 and save them so (half the size)"}
+    )
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)
@@ -95,6 +102,8 @@ class TrainConfig:
             raise ValueError("epochs must be > 0")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError("warmup_ratio must be in [0, 1)")
+        if self.background_per_example is not None and self.background_per_example < 1:
+            raise ValueError("background_per_example must be >= 1")
         if not self.run_name.replace("-", "").replace("_", "").isalnum():
             raise ValueError("run_name may use letters, digits, '-' and '_' only")
 

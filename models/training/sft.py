@@ -27,7 +27,7 @@ from models.backends.tree import forward_packed, pack
 from models.base import BaseModel, load_model, load_tokenizer, resolve_base
 from models.labeler import ADAPTER_META, predict
 from models.tasks.base import Example
-from models.tasks.prompt import Prompter, TrainBranch
+from models.tasks.prompt import Prompter, TrainBranch, sample_background
 from models.tasks.registry import make_tasks
 from models.tokens import Codec
 from models.training.config import ModelConfig, SFTConfig
@@ -50,7 +50,7 @@ def set_seed(seed: int) -> None:
 
 
 def tree_loss(model: torch.nn.Module, prefix: Sequence[int], batch: Sequence[Encoded], pad_id: int, device: str) -> torch.Tensor:
-    """Mean next-token cross-entropy over the answer tokens of every branch in the batch."""
+    """Weighted mean next-token cross-entropy over the answer tokens of every branch in the batch."""
     decoder = model.get_decoder()
     prefix_out = decoder(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True)
     cache = expand_cache([(k, v) for k, v, *_ in prefix_out.past_key_values], len(batch))
@@ -64,7 +64,7 @@ def tree_loss(model: torch.nn.Module, prefix: Sequence[int], batch: Sequence[Enc
         device=device,
     )
     hidden = forward_packed(decoder, packed, cache)
-    rows, cols, targets = [], [], []
+    rows, cols, targets, weights = [], [], [], []
     for r, example in enumerate(batch):
         for j, branch in enumerate(example.branches):
             last = packed.last_column(r, j)
@@ -72,8 +72,11 @@ def tree_loss(model: torch.nn.Module, prefix: Sequence[int], batch: Sequence[Enc
                 rows.append(r)
                 cols.append(last - len(branch.targets) + 1 + k)
                 targets.append(target)
+                weights.append(branch.weight)
     logits = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)] @ head.T
-    return torch.nn.functional.cross_entropy(logits.float(), torch.tensor(targets, device=device))
+    losses = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(targets, device=device), reduction="none")
+    weight = torch.tensor(weights, device=device, dtype=losses.dtype)
+    return (losses * weight).sum() / weight.sum()
 
 
 def split(examples: Sequence[Example], eval_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -111,7 +114,8 @@ def train(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = 
           init_adapter: Path | None = None) -> Path:
     """Train an adapter on ``examples`` and write it; returns the adapter folder."""
     fitted = fit(cfg, examples, base, init_adapter)
-    return save_adapter(fitted.model, cfg.train.output_dir, cfg.train.run_name, fitted.meta)
+    return save_adapter(fitted.model, cfg.train.output_dir, cfg.train.run_name, fitted.meta,
+                        half=cfg.train.half_precision_weights)
 
 
 def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = None,
@@ -149,6 +153,7 @@ def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = No
         optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
     )
     order_rng = random.Random(cfg.train.seed)
+    sample_rng = random.Random(cfg.train.seed + 1)
     losses: list[float] = []
     started = time.time()
     model.train()
@@ -161,7 +166,10 @@ def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = No
             fresh = list(range(len(encoded)))
             order_rng.shuffle(fresh)
             order += fresh
-        batch = [encoded[i] for i in order[: cfg.train.batch_size]]
+        batch = [
+            Encoded(encoded[i].item, sample_background(encoded[i].branches, cfg.train.background_per_example, sample_rng))
+            for i in order[: cfg.train.batch_size]
+        ]
         del order[: cfg.train.batch_size]
         loss = tree_loss(model, prompter.prefix, batch, codec.pad_id, device)
         optimizer.zero_grad(set_to_none=True)
@@ -176,6 +184,8 @@ def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = No
     train_seconds = time.time() - started
 
     model.eval()
+    if cfg.train.half_precision_weights:
+        round_to_half(model)
     metrics: dict[str, Any] = {"train_loss_first": losses[0], "train_loss_last": losses[-1]}
     if eval_set:
         backend = TransformersBackend(model, pad_id=codec.pad_id, device=device)
@@ -205,8 +215,24 @@ def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = No
     return Fitted(model=model, prompter=prompter, meta=meta)
 
 
-def save_adapter(model: torch.nn.Module, output_dir: Path, run_name: str, meta: dict[str, Any]) -> Path:
-    """Write the adapter (safetensors) and its metadata into a new version folder, atomically."""
+def round_to_half(model: torch.nn.Module) -> None:
+    """Round the trainable (LoRA) weights to values fp16 can hold (they stay in the model's dtype).
+
+    ``save_adapter(..., half=True)`` then writes them as fp16 without loss (half the file), and the held-out
+    metrics, computed after this, describe exactly the weights that are saved.
+    """
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.requires_grad:
+                param.copy_(param.to(torch.float16))
+
+
+def save_adapter(model: torch.nn.Module, output_dir: Path, run_name: str, meta: dict[str, Any],
+                 half: bool = False) -> Path:
+    """Write the adapter (safetensors) and its metadata into a new version folder, atomically.
+
+    ``half``: store the LoRA weights as fp16 (see ``round_to_half``); loading casts them back.
+    """
     created = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     version = f"{run_name}-{created}-{meta['data']['sha256'][:8]}"
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -217,7 +243,11 @@ def save_adapter(model: torch.nn.Module, output_dir: Path, run_name: str, meta: 
         target = output_dir / f"{version}-{suffix}"
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=output_dir))
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        if half:
+            state = {k: v.to(torch.float16) for k, v in model.state_dict().items() if "lora_" in k}
+            model.save_pretrained(tmp, safe_serialization=True, state_dict=state)
+        else:
+            model.save_pretrained(tmp, safe_serialization=True)
         (tmp / "README.md").unlink(missing_ok=True)  # peft's model-card stub; the metadata JSON replaces it
         meta = {"version": target.name, "created_at": created, **meta}
         (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=2, sort_keys=False))

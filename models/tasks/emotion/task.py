@@ -58,5 +58,7 @@ class EmotionTask:
         if example.emotions is None:
             return []
         return [
-            Completion(self.stem(label), YES if label in example.emotions else NO, (YES, NO)) for label in self.labels
+            Completion(self.stem(label), YES if label in example.emotions else NO, (YES, NO),
+                       background=label not in example.emotions)
+            for label in self.labels
         ]

@@ -111,3 +111,21 @@ def test_main_reads_jsonl_and_writes_a_version(base, tmp_path: Path) -> None:
     adapter = main(cfg)
     assert adapter.parent == cfg.train.output_dir
     assert json.loads((adapter / ADAPTER_META).read_text())["version"] == adapter.name
+
+
+def test_fp16_weights_halve_the_file_and_reload_to_the_measured_outputs(base, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, half_precision_weights=True, background_per_example=1)
+    cfg.train.max_steps = 2
+    fitted_ = fit(cfg, _examples(), base)
+    texts = [row[0] for row in ROWS[:4]]
+    in_memory = predict(fitted_.prompter, TransformersBackend(fitted_.model, fitted_.prompter.codec.pad_id),
+                        texts, batch_size=4, version="mem")
+    adapter = save_adapter(fitted_.model, tmp_path / "adapters", "half", fitted_.meta, half=True)
+    from safetensors import safe_open
+
+    with safe_open(adapter / "adapter_model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    reloaded = Labeler(base, adapter, LABELS).predict(texts, batch_size=4)
+    for a, b in zip(in_memory, reloaded):
+        assert a.cause == b.cause
+        assert all(a.emotions[k] == pytest.approx(b.emotions[k], abs=1e-6) for k in LABELS)
