@@ -129,25 +129,23 @@ def mark_pending(db: Session, project_id: int, ls_project_id: int, rows: Sequenc
 
 def confirm_tasks(db: Session, ls_project_id: int, task_ids: dict[int, int]) -> None:
     """Store the Label Studio task id of each item (``{item_id: task_id}``) for pending rows."""
-    if not task_ids:
-        return
-    table = LabelStudioTask.__table__
-    db.execute(
-        update(table).where(table.c.ls_project_id == ls_project_id, table.c.item_id == bindparam("item"))
-        .values(ls_task_id=bindparam("task"), pushed_at=utcnow()),
-        [{"item": item, "task": task} for item, task in task_ids.items()],
-    )
+    _set_per_item(db, ls_project_id, "ls_task_id", task_ids)
 
 
 def set_prediction_versions(db: Session, ls_project_id: int, versions: dict[int, str]) -> None:
     """Record the prediction version now on each item's task (``{item_id: version}``)."""
-    if not versions:
+    _set_per_item(db, ls_project_id, "prediction_version", versions)
+
+
+def _set_per_item(db: Session, ls_project_id: int, column: str, values: dict[int, Any]) -> None:
+    """Set ``column`` (and ``pushed_at``) of each item's task row: ``{item_id: value}``."""
+    if not values:
         return
     table = LabelStudioTask.__table__
     db.execute(
         update(table).where(table.c.ls_project_id == ls_project_id, table.c.item_id == bindparam("item"))
-        .values(prediction_version=bindparam("version"), pushed_at=utcnow()),
-        [{"item": item, "version": v} for item, v in versions.items()],
+        .values({column: bindparam("value"), "pushed_at": utcnow()}),
+        [{"item": item, "value": value} for item, value in values.items()],
     )
 
 

@@ -126,6 +126,20 @@ def train_adapter(records: Sequence[dict[str, Any]], labels: Sequence[str], out_
     return train(cfg, [example_from_dict(record) for record in records])
 
 
+def _trained_on_configured_base(adapter: Path) -> bool:
+    """Whether the adapter's metadata names the configured base (compared by id: nothing is loaded or hashed)."""
+    from models.base import DEFAULT_BASE
+
+    trained_on = adapter_meta(adapter).get("base", {}).get("model_id")
+    spec = base_spec()
+    if spec is None:
+        configured = DEFAULT_BASE
+    else:
+        path = Path(spec).expanduser()
+        configured = path.name if path.suffix == ".gguf" else str(path)
+    return trained_on is None or trained_on == configured
+
+
 def adapter_meta(path: Path) -> dict[str, Any]:
     """The metadata training wrote into an adapter folder."""
     meta = Path(path) / ADAPTER_META
@@ -169,17 +183,19 @@ def default_adapter_path() -> Path | None:
     """The adapter to label with when a project has none active (``ANNOTATOR_DEFAULT_ADAPTER``), or ``None``.
 
     The setting names an adapter folder, or a folder of adapter versions, of which the newest (by the
-    ``created_at`` in its metadata, then name) is used. ``None`` when it is empty or holds no adapter.
+    ``created_at`` in its metadata, then name) is used. ``None`` when it is empty, holds no adapter, or the
+    adapter was trained on another base than the configured one (``ANNOTATOR_BASE_MODEL``).
     """
     value = get_settings().default_adapter.strip()
     if not value:
         return None
     folder = Path(value)
     if (folder / ADAPTER_META).is_file():
-        return folder
+        return folder if _trained_on_configured_base(folder) else None
     if not folder.is_dir():
         return None
     versions = [child for child in folder.iterdir() if (child / ADAPTER_META).is_file()]
     if not versions:
         return None
-    return max(versions, key=lambda child: (str(adapter_meta(child).get("created_at", "")), child.name))
+    chosen = max(versions, key=lambda child: (str(adapter_meta(child).get("created_at", "")), child.name))
+    return chosen if _trained_on_configured_base(chosen) else None
