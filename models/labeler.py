@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from models.backends.base import Backend
 from models.backends.registry import make_backend
@@ -51,14 +52,37 @@ class Labeler:
         tasks: Sequence[str] = DEFAULT_TASKS,
         backend: str = "transformers",
         cache_dir: Path = DEFAULT_CACHE_DIR,
+        backend_options: dict[str, Any] | None = None,
     ) -> None:
+        """``backend_options``: extra arguments for the backend's loader (e.g. vLLM engine arguments)."""
         self.base = base if isinstance(base, BaseModel) else resolve_base(base, cache_dir)
         self.adapter_path = Path(adapter_path) if adapter_path is not None else None
         self.labels = tuple(labels)
+        self.tasks = tuple(tasks)
         self.version = adapter_version(self.adapter_path)
         self.codec = Codec(load_tokenizer(self.base.path))
-        self.prompter = Prompter(make_tasks(tasks, self.labels), self.codec)
-        self.backend = make_backend(backend, self.base.path, self.adapter_path, self.codec.pad_id, device)
+        self.prompter = Prompter(make_tasks(self.tasks, self.labels), self.codec)
+        self.backend = make_backend(backend, self.base.path, self.adapter_path, self.codec.pad_id, device,
+                                    **(backend_options or {}))
+
+    def with_adapter(self, adapter_path: Path | None, labels: Sequence[str] | None = None) -> "Labeler":
+        """A labeler for another adapter (and taxonomy) on the same base.
+
+        A backend that serves several adapters from one engine (vLLM: multi-LoRA) is shared, so the base
+        weights and caches are loaded once; any other backend loads the weights again.
+        """
+        labels = tuple(labels) if labels is not None else self.labels
+        share = getattr(self.backend, "with_adapter", None)
+        if share is None:
+            return Labeler(self.base, adapter_path, labels, self.backend.device, tasks=self.tasks,
+                           backend=self.backend.name)
+        other = copy.copy(self)
+        other.adapter_path = Path(adapter_path) if adapter_path is not None else None
+        other.labels = labels
+        other.version = adapter_version(other.adapter_path)
+        other.prompter = Prompter(make_tasks(self.tasks, labels), self.codec)
+        other.backend = share(other.adapter_path)
+        return other
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         """One Prediction per text, in input order. Fields a task could not read are empty/None."""

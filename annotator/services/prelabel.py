@@ -218,7 +218,11 @@ def load_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
     key = (settings.base_model, adapter_path, labels, settings.device, _backend_name())
     with _labelers_lock:
         if key not in _labelers:
-            _labelers[key] = _build_labeler(adapter_path, labels)
+            # a vLLM engine serves every adapter of this process (multi-LoRA): load the base only once
+            engine = next((labeler for (base, _, _, device, backend), labeler in _labelers.items()
+                           if (base, device, backend) == (key[0], key[3], key[4]) and backend == "vllm"), None)
+            _labelers[key] = (_build_labeler(adapter_path, labels) if engine is None
+                              else engine.with_adapter(Path(adapter_path) if adapter_path else None, labels))
             log.warning("labeler.loaded adapter=%s device=%s labels=%d backend=%s", _labelers[key].version,
                         resolve_device(settings.device), len(labels), _backend_name())
         return _labelers[key]

@@ -60,3 +60,13 @@ def test_zero_shot_sanity(predictions) -> None:
     happy, furious = predictions[0], predictions[1]
     assert happy.emotions["joy"] > furious.emotions["joy"]
     assert furious.emotions["anger"] > happy.emotions["anger"] or furious.emotions["joy"] < 0.5
+
+
+def test_with_adapter_on_the_transformers_backend_loads_a_labeler_of_its_own(labeler, predictions) -> None:
+    """The transformers backend cannot share its weights between adapters: with_adapter loads anew, with
+    the new taxonomy, and the original labeler is untouched (vLLM shares its engine: test_vllm_backend)."""
+    other = labeler.with_adapter(None, labels=("joy", "anger"))
+    assert other.backend is not labeler.backend and other.labels == ("joy", "anger")
+    assert set(other.predict(["I am so happy today"], batch_size=1)[0].emotions) == {"joy", "anger"}
+    again = labeler.predict(TEXTS[:1], batch_size=1)[0]
+    assert again.emotions == pytest.approx(predictions[0].emotions, abs=1e-5)
