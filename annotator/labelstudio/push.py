@@ -36,6 +36,7 @@ from annotator.labelstudio.client import (
 )
 from annotator.labelstudio.config import labeling_config
 from annotator.labelstudio.tasks import ITEM_ID, prediction_json, task_json
+from annotator.services.projects import emotion_threshold
 from annotator.tables import Project
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
         project = repo.get_project_or_raise(db, project_name)
         ls_pid = ensure_project(conn, db, project)
         labels = list(project.labels)
-        threshold = float((project.settings or {}).get("emotion_threshold", 0.5))
+        threshold = emotion_threshold(project)
         project_id = project.id
     report = PushReport(ls_project_id=ls_pid)
     report.recovered += reconcile(conn, engine, ls_pid)[0]

@@ -25,6 +25,7 @@ from annotator.agreement.matrix import Coding, check_fields, field_names, value_
 from annotator.agreement.reliability import loo_pairs, per_annotator
 from annotator.agreement.spans import span_f1, span_mask, token_offsets
 from annotator.db import session_scope
+from annotator.services.projects import emotion_threshold
 from annotator.settings import get_settings
 from annotator.tables import Adapter, AgreementReport, Annotation, Item, Prediction, Project, utcnow
 
@@ -101,7 +102,7 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
     if with_labeler and project.active_adapter_id is not None:
         version = db.scalar(select(Adapter.version).where(Adapter.id == project.active_adapter_id))
         if version is not None:
-            threshold = float((project.settings or {}).get("emotion_threshold", 0.5))
+            threshold = emotion_threshold(project)
             preds = db.execute(
                 select(Prediction.item_id, Prediction.emotions, Prediction.intensity, Prediction.cause_start,
                        Prediction.cause_end)

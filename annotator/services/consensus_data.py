@@ -32,6 +32,7 @@ from annotator.agreement.reliability import consensus_coding, loo_pairs, per_ann
 from annotator.db import session_scope
 from annotator.hashing import bytes_hash, content_hash
 from annotator.services.agreement import load_codings, predicted_coding
+from annotator.services.projects import emotion_threshold
 from annotator.settings import get_settings
 from annotator.tables import Annotation, Item, Prediction
 
@@ -109,7 +110,7 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
         rules = consensus_rules(proj.settings)
-        threshold = float((proj.settings or {}).get("emotion_threshold", 0.5))
+        threshold = emotion_threshold(proj)
         data = load_codings(db, proj, with_labeler=False)
         originals = _corrected_predictions(db, proj.id, threshold)
     weights = reliability_weights(data.humans, data.texts)

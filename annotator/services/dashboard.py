@@ -21,6 +21,7 @@ from annotator import repo
 from annotator.consensus import from_humans, from_machine
 from annotator.services.adapters import active_adapter
 from annotator.services.jobs import list_jobs
+from annotator.services.projects import emotion_threshold
 from annotator.tables import AgreementReport, Annotation, Item, Job, Prediction, Project
 
 REVIEW_ORDERS = ("confidence", "disagreement")
@@ -52,7 +53,7 @@ def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
     One row per (label, source) with a count; every label of the taxonomy is present.
     """
     project = repo.get_project_or_raise(db, project_name)
-    threshold = float(project.settings.get("emotion_threshold", 0.5))
+    threshold = emotion_threshold(project)
     active = active_adapter(db, project)
     preferred = active.version if active else None
     humans: dict[int, list[Any]] = defaultdict(list)
@@ -144,7 +145,7 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
     if order not in REVIEW_ORDERS:
         raise ValueError(f"unknown order {order!r}; use one of: {', '.join(REVIEW_ORDERS)}")
     project = repo.get_project_or_raise(db, project_name)
-    threshold = float(project.settings.get("emotion_threshold", 0.5))
+    threshold = emotion_threshold(project)
     version = reference_version(db, project)
     mine = exists().where(Annotation.item_id == Item.id, Annotation.annotator == annotator)
     if order == "confidence":
@@ -214,7 +215,7 @@ def review_item(db: Session, project_name: str, item_id: int) -> ReviewItem:
         raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
     version = reference_version(db, project)
     pred = db.scalar(select(Prediction).where(Prediction.item_id == item_id, Prediction.adapter_version == version))
-    return _review_item(item, pred, float(project.settings.get("emotion_threshold", 0.5)))
+    return _review_item(item, pred, emotion_threshold(project))
 
 
 def cause_span(text: str, phrase: str, near: int | None = None) -> tuple[int, int] | None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.consensus import best_labels
 from annotator.db import session_scope
+from annotator.services.projects import emotion_threshold
 from annotator.tables import Adapter, Annotation, Item, Prediction
 
 EXPORT_FORMATS = ("jsonl", "csv", "hf")
@@ -55,7 +56,7 @@ def _annotation_dict(a: Annotation) -> dict[str, Any]:
 def iter_export_rows(db: Session, project_name: str, include_raw: bool = False) -> Iterator[dict[str, Any]]:
     """One dict per item, in id order: text, best labels, their provenance, and optionally all raw labels."""
     project = repo.get_project_or_raise(db, project_name)
-    threshold = float(project.settings.get("emotion_threshold", 0.5))
+    threshold = emotion_threshold(project)
     active = db.get(Adapter, project.active_adapter_id).version if project.active_adapter_id else None
     for page in repo.iter_item_pages(db, project.id):
         ids = [item.id for item in page]

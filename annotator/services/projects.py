@@ -17,6 +17,11 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
 }
 
 
+def emotion_threshold(project: Project) -> float:
+    """From which probability a predicted emotion counts as present in this project (its settings, else 0.5)."""
+    return float((project.settings or {}).get("emotion_threshold", DEFAULT_PROJECT_SETTINGS["emotion_threshold"]))
+
+
 class ProjectExists(ValueError):
     """A project with that name already exists."""
 
