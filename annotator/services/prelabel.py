@@ -219,8 +219,9 @@ def load_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
     with _labelers_lock:
         if key not in _labelers:
             # a vLLM engine serves every adapter of this process (multi-LoRA): load the base only once
-            engine = next((labeler for (base, _, _, device, backend), labeler in _labelers.items()
-                           if (base, device, backend) == (key[0], key[3], key[4]) and backend == "vllm"), None)
+            same_engine = (key[0], key[3], key[4])  # base, device, backend
+            engine = next((labeler for k, labeler in _labelers.items() if (k[0], k[3], k[4]) == same_engine),
+                          None) if key[4] == "vllm" else None
             _labelers[key] = (_build_labeler(adapter_path, labels) if engine is None
                               else engine.with_adapter(Path(adapter_path) if adapter_path else None, labels))
             log.warning("labeler.loaded adapter=%s device=%s labels=%d backend=%s", _labelers[key].version,
