@@ -11,13 +11,41 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
 
 import numpy as np
 
 from annotator.agreement.spans import Span, mask_to_span, span_mask, token_offsets
+
+
+# When a predicted emotion counts as present: one threshold for every label, or one per label (a label
+# left out of the mapping uses 0.5). A one-pass adapter's tuned thresholds are per label.
+Thresholds = Union[float, Mapping[str, float]]
+DEFAULT_THRESHOLD = 0.5
+
+
+def threshold_of(thresholds: Thresholds, label: str) -> float:
+    """The threshold that decides ``label``."""
+    if isinstance(thresholds, (int, float)):
+        return float(thresholds)
+    return float(thresholds.get(label, DEFAULT_THRESHOLD))
+
+
+def decided(scores: Mapping[str, Any], thresholds: Thresholds) -> list[str]:
+    """The labels whose probability reaches their threshold, sorted."""
+    return sorted(label for label, p in scores.items() if float(p) >= threshold_of(thresholds, label))
+
+
+def decision_margin(scores: Mapping[str, Any], thresholds: Thresholds) -> float | None:
+    """How sure the least certain decision is, in [0.5, 1]: 0.5 at a threshold, 1 at 0 or 1 (with every
+    threshold at 0.5 this is min over labels of max(p, 1 - p)); None without scores."""
+    margins = []
+    for label, p in scores.items():
+        t, p = threshold_of(thresholds, label), float(p)
+        margins.append((p - t) / (1 - t) if p >= t else (t - p) / t)
+    return 0.5 + 0.5 * min(margins) if margins else None
 
 
 class HumanLabels(Protocol):
@@ -33,6 +61,7 @@ class MachineLabels(Protocol):
     adapter_version: str
     emotions: dict[str, Any]
     intensity: float | None
+    intensities: dict[str, Any] | None
     cause_start: int | None
     cause_end: int | None
     cause_text: str | None
@@ -45,6 +74,7 @@ class BestLabels:
     emotions: list[str] = field(default_factory=list)
     scores: dict[str, float] | None = None
     intensity: float | None = None
+    intensities: dict[str, float] | None = None  # per chosen emotion, where known
     cause: dict[str, Any] | None = None
     source: str | None = None  # "human", "model" or None (nothing yet)
     adapter_version: str | None = None
@@ -98,33 +128,41 @@ def from_humans(annotations: Sequence[HumanLabels]) -> BestLabels:
     emotions = majority_emotions([a.emotions for a in annotations])
     spans = Counter((a.cause_start, a.cause_end, a.cause_text) for a in annotations if a.cause_start is not None)
     cause = _span(*spans.most_common(1)[0][0]) if spans else None
+    per_emotion = {label: combine_intensity((getattr(a, "intensities", None) or {}).get(label) for a in annotations)
+                   for label in emotions}
     return BestLabels(
         emotions=emotions,
         intensity=combine_intensity(a.intensity for a in annotations),
+        intensities={k: v for k, v in per_emotion.items() if v is not None} or None,
         cause=cause,
         source="human",
         annotators=sorted({a.annotator for a in annotations}),
     )
 
 
-def from_machine(prediction: MachineLabels, threshold: float) -> BestLabels:
-    """Labels whose probability reaches ``threshold``, with every label's probability kept as scores."""
+def from_machine(prediction: MachineLabels, thresholds: Thresholds) -> BestLabels:
+    """Labels whose probability reaches their threshold, with every label's probability kept as scores."""
     scores = {label: float(p) for label, p in prediction.emotions.items()}
+    emotions = decided(scores, thresholds)
+    own = getattr(prediction, "intensities", None) or {}
     return BestLabels(
-        emotions=sorted(label for label, p in scores.items() if p >= threshold),
+        emotions=emotions,
         scores=scores,
         intensity=prediction.intensity,
+        intensities={label: float(own[label]) for label in emotions if label in own} or None,
         cause=_span(prediction.cause_start, prediction.cause_end, prediction.cause_text),
         source="model",
         adapter_version=prediction.adapter_version,
     )
 
 
-def best_labels(annotations: Sequence[Any], predictions: Sequence[MachineLabels], threshold: float = 0.5,
+def best_labels(annotations: Sequence[Any], predictions: Sequence[MachineLabels],
+                thresholds: Thresholds | Callable[[str], Thresholds] = DEFAULT_THRESHOLD,
                 preferred_adapter: str | None = None) -> BestLabels:
     """Humans if any accepted annotation exists, else the preferred adapter's prediction, else the newest.
 
-    ``predictions`` must be newest first.
+    ``predictions`` must be newest first. ``thresholds`` may depend on the adapter version that made the
+    prediction (a callable version -> thresholds).
     """
     accepted = [a for a in annotations if getattr(a, "status", "accepted") == "accepted"]
     if accepted:
@@ -134,7 +172,9 @@ def best_labels(annotations: Sequence[Any], predictions: Sequence[MachineLabels]
             best.adapter_version = chosen.adapter_version  # what the humans were correcting
         return best
     chosen = _pick(predictions, preferred_adapter)
-    return from_machine(chosen, threshold) if chosen is not None else BestLabels()
+    if chosen is None:
+        return BestLabels()
+    return from_machine(chosen, thresholds(chosen.adapter_version) if callable(thresholds) else thresholds)
 
 
 def _pick(predictions: Sequence[MachineLabels], preferred: str | None) -> MachineLabels | None:

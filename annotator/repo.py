@@ -16,7 +16,7 @@ from sqlalchemy import Connection, DateTime, func, select
 from sqlalchemy.orm import Session
 
 from annotator.bloom import BloomFilter
-from annotator.tables import Annotation, IngestError, IngestRun, Item, Prediction, Project, utcnow
+from annotator.tables import Adapter, Annotation, IngestError, IngestRun, Item, Prediction, Project, utcnow
 
 # SQLite's limit on bound variables is 32766 since 3.32; stay well under it.
 _SQLITE_CHUNK = 900
@@ -458,6 +458,11 @@ def items_without_prediction(db: Session, item_ids: Sequence[int], adapter_versi
     """The given items that ``adapter_version`` has not predicted yet, in id order."""
     done = select(Prediction.id).where(Prediction.item_id == Item.id, Prediction.adapter_version == adapter_version)
     return list(db.scalars(select(Item).where(Item.id.in_(item_ids), ~done.exists()).order_by(Item.id)))
+
+
+def adapter_thresholds(db: Session, version: str) -> dict[str, Any] | None:
+    """The tuned thresholds recorded with an adapter version (taxonomy -> label -> threshold), if any."""
+    return db.scalar(select(Adapter.thresholds).where(Adapter.version == version))
 
 
 def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     retrain_learning_rate: float = Field(default=2e-4, gt=0, description="SFT learning rate.")
     retrain_dpo_learning_rate: float = Field(default=5e-5, gt=0, description="DPO learning rate.")
     retrain_dpo_beta: float = Field(default=0.1, gt=0, description="DPO beta (strength of the pull to the reference).")
+    retrain_preference_weight: float = Field(
+        default=0.0, ge=0, description="One-pass retraining: weight of the EmPO ranking term on corrected answers "
+        "(0: off; see the closing note of the run that measured it).")
     retrain_max_examples: int = Field(default=20000, ge=1, description="At most this many consensus items for SFT.")
     retrain_max_pairs: int = Field(default=5000, ge=0, description="At most this many correction pairs for DPO.")
     retrain_max_gold: int = Field(default=2000, ge=1, description="At most this many gold items are evaluated.")

@@ -95,7 +95,10 @@ class Adapter(Base):
     base_model_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     path: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="candidate")  # candidate|active|retired|rejected
+    status: Mapped[str] = mapped_column(String(20), default="candidate")  # candidate|active|retired|rejected|default
+    readout: Mapped[str | None] = mapped_column(String(50), nullable=True)  # onepass.v1 | instruction
+    # tuned per-label decision thresholds: taxonomy -> label -> threshold (one-pass adapters)
+    thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     training_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("training_runs.id", ondelete="SET NULL", use_alter=True), nullable=True
     )
@@ -111,7 +114,8 @@ class Prediction(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     adapter_version: Mapped[str] = mapped_column(String(200), index=True)
     emotions: Mapped[dict[str, Any]] = mapped_column(JSON)
-    intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    intensity: Mapped[float | None] = mapped_column(Float, nullable=True)  # that of the most probable emotion
+    intensities: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # label -> [0, 1]
     cause_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_text: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -131,6 +135,7 @@ class Annotation(Base):
     annotator: Mapped[str] = mapped_column(String(200), index=True)
     emotions: Mapped[list[Any]] = mapped_column(JSON)
     intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    intensities: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # chosen label -> [0, 1]
     cause_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_text: Mapped[str | None] = mapped_column(Text, nullable=True)

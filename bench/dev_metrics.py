@@ -43,7 +43,7 @@ def main() -> None:
     results = {}
     for folder, fmt in DEV_SETS:
         examples = gold_examples(DataSpec(args.data / folder, fmt, args.limit), taxonomy, "dev", seed=0)
-        results[fmt] = rounded(score_examples(args.adapter, examples, taxonomy.labels, device="cpu")[0])
+        results[fmt] = rounded(score_examples(args.adapter, examples, taxonomy.labels, device="cpu").metrics)
         print(fmt, json.dumps(results[fmt]), flush=True)
     args.out.write_text(json.dumps(results, indent=2))
 

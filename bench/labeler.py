@@ -1,30 +1,35 @@
-"""Benchmark the EmoLLM labeler against a naive free-generation labeler on GoEmotions dev texts.
+"""Benchmark the labeler's readouts against a naive free-generation labeler on GoEmotions dev texts.
 
-    .venv/bin/python bench/labeler.py --n 64 --threads 1
+    .venv/bin/python bench/labeler.py --onepass adapters/default/<version> --n 512 --naive-n 128 --repeat 3
 
-(a) naive: the same base (+ adapter) free-generates a JSON answer with ``generate()`` (greedy, batched,
-left padding); (b) ours: ``Labeler.predict`` (tree-packed branches, shared-prefix KV, restricted readout,
-constrained cause decode). Reports items/s, tokens per item, and achieved GFLOP/s next to this machine's
-fp32 matmul GFLOP/s measured in the same run. FLOPs count the linear layers only (2 x non-embedding
-params per token slot, padding included, plus the output head where it runs): attention over ~100-300
-keys adds a few percent for this model size.
+(a) naive: the same base free-generates a JSON answer with ``generate()`` (greedy, batched, left
+padding); (b) the instruction readout: ``Labeler.predict`` (tree-packed branches, shared-prefix KV,
+restricted readout, constrained cause decode); (c) the one-pass readout of ``--onepass`` (every field
+from one forward pass over the item's own tokens, items sorted by length). All fields (emotions,
+intensity, cause) are produced by each. Reports medians over ``--repeat`` runs of items/s, tokens per
+item, and achieved GFLOP/s next to this machine's fp32 matmul GFLOP/s measured in the same run (median
+of one measurement per repeat). FLOPs count the linear layers only (2 x non-embedding params per token
+slot, padding included, plus the output head where it runs): attention over short texts adds a few
+percent for this model size. Ratios are against the naive labeler measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from models.base import DEFAULT_CACHE_DIR, load_model, load_tokenizer, resolve_base  # noqa: E402
-from models.labeler import Labeler  # noqa: E402
+from models.labeler import Labeler, open_labeler  # noqa: E402
 
-GOEMOTIONS = Path("/work/shared/data/goemotions")
+GOEMOTIONS = REPO.parent / "shared" / "data" / "goemotions"  # ../shared beside the repository
 
 
 def read_rows(path: Path, n: int, names: list[str]) -> tuple[list[str], list[set[str]]]:
@@ -111,66 +116,94 @@ def naive(base_path: Path, adapter: Path | None, labels: list[str], texts: list[
     return time.perf_counter() - started, prompt_slots, gen_slots, real, parsed, model
 
 
+def timed_onepass(labeler, texts: list[str], batch_size: int) -> tuple[float, dict[str, int], list]:
+    """Seconds, token counts and predictions of one one-pass labeling run."""
+    stats = labeler.reader.stats
+    for key in stats:
+        stats[key] = 0
+    started = time.perf_counter()
+    preds = labeler.predict(texts, batch_size=batch_size)
+    return time.perf_counter() - started, dict(stats), preds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=512, help="GoEmotions dev texts for the labeler")
+    parser.add_argument("--n", type=int, default=512, help="GoEmotions dev texts for the readouts")
     parser.add_argument("--naive-n", type=int, default=None, help="texts for the naive labeler (default: --n)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--instruction-n", type=int, default=None, help="texts for the instruction readout "
+                        "(default: --naive-n)")
+    parser.add_argument("--batch-size", type=int, default=32, help="naive and instruction readout batch")
+    parser.add_argument("--onepass-batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (at most 2 on the shared box)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="naive generation length")
-    parser.add_argument("--adapter", type=Path, default=None)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each labeler; medians are reported")
+    parser.add_argument("--adapter", type=Path, default=None, help="instruction-readout adapter (default: none)")
+    parser.add_argument("--onepass", type=Path, default=None, help="a one-pass adapter (with a goemotions head)")
     parser.add_argument("--base", default=None)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--data", type=Path, default=GOEMOTIONS / "dev.tsv")
     parser.add_argument("--labels", type=Path, default=GOEMOTIONS / "emotions.txt")
     args = parser.parse_args()
+    if not args.data.is_file():
+        parser.error(f"{args.data} not found: pass --data (GoEmotions dev.tsv lives in ../shared/data)")
     torch.set_num_threads(args.threads)
 
     labels = args.labels.read_text().split()
-    texts, gold = read_rows(args.data, args.n, (GOEMOTIONS / "emotions.txt").read_text().split())
+    texts, gold = read_rows(args.data, args.n, labels)
     naive_texts = texts[: args.naive_n or args.n]
+    tree_texts = texts[: args.instruction_n or args.naive_n or args.n]
     base = resolve_base(args.base, args.cache_dir)
-    peak = matmul_gflops()
-
-    labeler = Labeler(base, args.adapter, labels)
-    labeler.predict(texts[:2], batch_size=2)  # warm up (prefix KV, token tables)
-    stats = labeler.backend.stats
-    for key in stats:
-        stats[key] = 0
-    started = time.perf_counter()
-    preds = labeler.predict(texts, batch_size=args.batch_size)
-    ours_s = time.perf_counter() - started
-    n_body, n_head = body_params(labeler.backend.model)
-    ours_slots = stats["tree_slots"] + stats["decode_slots"] + stats["prefix"]
-    ours_real = stats["tree_real"] + stats["decode_real"]
-    ours_flops = 2 * n_body * ours_slots
-
-    naive_s, p_slots, g_slots, naive_real, parsed, naive_model = naive(
-        base.path, args.adapter, labels, naive_texts, args.batch_size, args.max_new_tokens
-    )
-    naive_flops = 2 * n_body * (p_slots + g_slots) + 2 * n_head * (len(naive_texts) + g_slots)
-
-    n, m = len(texts), len(naive_texts)
-    rows = [
-        ("naive generate()", m, m / naive_s, naive_real / m, (p_slots + g_slots) / m, naive_flops / naive_s / 1e9),
-        ("ours (tree+prefix KV)", n, n / ours_s, ours_real / n, ours_slots / n, ours_flops / ours_s / 1e9),
-    ]
-    print(f"\nbase={base.model_id} adapter={args.adapter} labels={len(labels)} threads={args.threads} "
-          f"batch={args.batch_size} device=cpu fp32")
-    print(f"measured fp32 matmul: {peak:.1f} GFLOP/s")
-    print(f"{'labeler':24} {'items':>6} {'items/s':>8} {'tok/item':>9} {'slots/item':>10} {'GFLOP/s':>8} {'% matmul':>8}")
-    for name, count, rate, tok, slots, gflops in rows:
-        print(f"{name:24} {count:6d} {rate:8.2f} {tok:9.1f} {slots:10.1f} {gflops:8.1f} {100 * gflops / peak:7.0f}%")
-    print(f"speed-up ours/naive: {rows[1][2] / rows[0][2]:.1f}x")
-    print(f"ours tokens/item: tree {stats['tree_real'] / n:.1f} (slots {stats['tree_slots'] / n:.1f}), "
-          f"cause decode {stats['decode_real'] / n:.1f} (slots {stats['decode_slots'] / n:.1f}), "
-          f"shared prefix {len(labeler.prompter.prefix)} once per run")
-    print(f"naive: {parsed}/{m} answers parse as JSON")
-    causes = sum(p.cause is not None for p in preds)
-    print(f"ours: {causes}/{n} with a cause span; mean intensity {sum(p.intensity or 0 for p in preds) / n:.2f}")
-    if set(labels) <= set((GOEMOTIONS / "emotions.txt").read_text().split()):
-        print(f"ours zero-shot sanity: gold-vs-other label ranking AUC {ranking_auc(preds, gold, labels):.3f} (0.5 = chance)")
-    del naive_model
+    n_body = n_head = 0
+    runs: dict[str, list[tuple[float, float, float, float]]] = {}  # name -> (items/s, tok/item, slots/item, GFLOP/s)
+    peaks: list[float] = []
+    tree = Labeler(base, args.adapter, labels)
+    tree.predict(texts[:2], batch_size=2)  # warm up (prefix KV, token tables)
+    n_body, n_head = body_params(tree.backend.model)
+    onepass = open_labeler(base, args.onepass, labels) if args.onepass is not None else None
+    if onepass is not None:
+        onepass.predict(texts[:8], batch_size=8)
+    one_preds: list = []
+    for _ in range(args.repeat):
+        peaks.append(matmul_gflops())
+        seconds, p_slots, g_slots, naive_real, parsed, naive_model = naive(
+            base.path, None, labels, naive_texts, args.batch_size, args.max_new_tokens)
+        del naive_model
+        m = len(naive_texts)
+        runs.setdefault("naive generate()", []).append(
+            (m / seconds, naive_real / m, (p_slots + g_slots) / m,
+             (2 * n_body * (p_slots + g_slots) + 2 * n_head * (m + g_slots)) / seconds / 1e9))
+        stats = tree.backend.stats
+        for key in stats:
+            stats[key] = 0
+        started = time.perf_counter()
+        tree_preds = tree.predict(tree_texts, batch_size=args.batch_size)
+        seconds, k = time.perf_counter() - started, len(tree_texts)
+        slots = stats["tree_slots"] + stats["decode_slots"] + stats["prefix"]
+        runs.setdefault("instruction readout", []).append(
+            (k / seconds, (stats["tree_real"] + stats["decode_real"]) / k, slots / k, 2 * n_body * slots / seconds / 1e9))
+        if onepass is not None:
+            seconds, stats, one_preds = timed_onepass(onepass, texts, args.onepass_batch_size)
+            n = len(texts)
+            runs.setdefault("one-pass readout", []).append(
+                (n / seconds, stats["real_tokens"] / n, stats["slots"] / n, 2 * n_body * stats["slots"] / seconds / 1e9))
+    peak = statistics.median(peaks)
+    print(f"\nbase={base.model_id} instruction adapter={args.adapter} one-pass adapter={args.onepass} "
+          f"labels={len(labels)} threads={args.threads} device=cpu fp32 repeats={args.repeat} (medians)")
+    print(f"measured fp32 matmul: {peak:.1f} GFLOP/s (median; runs {', '.join(f'{p:.0f}' for p in peaks)})\n")
+    print("| labeler | items | items/s | tokens/item | slots/item | GFLOP/s | % of matmul | vs naive |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    base_rate = statistics.median(r[0] for r in runs["naive generate()"])
+    counts = {"naive generate()": len(naive_texts), "instruction readout": len(tree_texts),
+              "one-pass readout": len(texts)}
+    for name, values in runs.items():
+        rate, tok, slots, gflops = (statistics.median(v[i] for v in values) for i in range(4))
+        print(f"| {name} | {counts[name]} | {rate:.2f} | {tok:.1f} | {slots:.1f} | {gflops:.1f} | "
+              f"{100 * gflops / peak:.0f}% | {rate / base_rate:.1f}x |")
+    print(f"\ninstruction readout: {sum(p.cause is not None for p in tree_preds)}/{len(tree_texts)} with a cause; "
+          f"gold-vs-other label ranking AUC {ranking_auc(tree_preds, gold, labels):.3f} (0.5 = chance)")
+    if one_preds:
+        print(f"one-pass readout: {sum(p.cause is not None for p in one_preds)}/{len(texts)} with a cause; "
+              f"gold-vs-other label ranking AUC {ranking_auc(one_preds, gold, labels):.3f}")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from models.adapters import adapter_version, is_onepass
 from models.backends.base import Backend
 from models.backends.registry import make_backend
 from models.base import DEFAULT_CACHE_DIR, BaseModel, load_tokenizer, resolve_base
@@ -15,32 +15,59 @@ from models.tasks.prompt import Prompter
 from models.tasks.registry import DEFAULT_TASKS, make_tasks
 from models.tokens import Codec
 
-ADAPTER_META = "emo_adapter.json"  # written by training next to the peft files
-BASE_VERSION = "base"
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One item's machine labels. ``cause`` is ``(start, end, text[start:end])`` in characters, or None."""
+    """One item's machine labels. ``cause`` is ``(start, end, text[start:end])`` in characters, or None.
+
+    ``intensities``: an intensity per emotion (the one-pass readout); ``intensity`` is then that of the most
+    probable emotion. The instruction readout gives only the item's overall ``intensity``.
+    """
 
     emotions: dict[str, float]
     intensity: float | None
     cause: tuple[int, int, str] | None
     adapter_version: str
+    intensities: dict[str, float] | None = None
 
 
-def adapter_version(adapter_path: Path | None) -> str:
-    """The version recorded in an adapter's metadata (its folder name if there is none); "base" for none."""
-    if adapter_path is None:
-        return BASE_VERSION
-    meta = Path(adapter_path) / ADAPTER_META
-    if meta.exists():
-        return str(json.loads(meta.read_text())["version"])
-    return Path(adapter_path).name
+def open_labeler(
+    base: str | Path | BaseModel | None,
+    adapter_path: Path | None,
+    labels: Sequence[str],
+    device: str = "cpu",
+    *,
+    backend: str = "transformers",
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    backend_options: dict[str, Any] | None = None,
+) -> Any:
+    """The labeler for an adapter, with the readout it was trained for.
+
+    A one-pass adapter (``"readout": "onepass.v1"`` in its metadata) is read in one forward pass per batch
+    (:class:`models.onepass.labeler.OnePassLabeler`, transformers backend). Any other adapter, and the bare
+    base (``adapter_path=None``: zero-shot, any taxonomy), use the instruction readout (:class:`Labeler`).
+    """
+    if is_onepass(adapter_path):
+        if backend != "transformers":
+            raise ValueError(f"the {backend} backend serves the instruction readout only; one-pass adapters run "
+                             "on the transformers backend (CPU or CUDA)")
+        from models.onepass.labeler import OnePassLabeler
+
+        return OnePassLabeler(base, adapter_path, labels, device, cache_dir=cache_dir)  # type: ignore[arg-type]
+    return Labeler(base, adapter_path, labels, device, backend=backend, cache_dir=cache_dir,
+                   backend_options=backend_options)
 
 
 class Labeler:
-    """Loads the weights once; ``predict`` labels batches of texts with one packed forward pass each."""
+    """Loads the weights once; ``predict`` labels batches of texts with one packed forward pass each.
+
+    The instruction readout: a prompt per item, a yes/no branch per label, an intensity digit and a
+    constrained cause decode. It needs no trained head, so it labels any taxonomy zero-shot.
+    """
+
+    readout = "instruction"
+    thresholds = None  # no tuned thresholds: consumers use the project's, else 0.5
 
     def __init__(
         self,
@@ -73,9 +100,8 @@ class Labeler:
         """
         labels = tuple(labels) if labels is not None else self.labels
         share = getattr(self.backend, "with_adapter", None)
-        if share is None:
-            return Labeler(self.base, adapter_path, labels, self.backend.device, tasks=self.tasks,
-                           backend=self.backend.name)
+        if share is None or is_onepass(adapter_path):
+            return open_labeler(self.base, adapter_path, labels, self.backend.device, backend=self.backend.name)
         other = copy.copy(self)
         other.adapter_path = Path(adapter_path) if adapter_path is not None else None
         other.labels = labels

@@ -6,6 +6,8 @@ A :class:`Coding` is what one coder (an annotator, or the labeler) said about on
 - ``emotions``: the emotion set as one value, MASI distance between sets, one unit per item;
 - ``intensity``: interval, on a 0.01 grid (so the package's values x values work stays small; ratings
   given as whole percent, such as Snow 2008's 0..100, are exact);
+- ``intensity:<label>``: interval, the intensity a coder gave that emotion (coders who did not give one
+  for the item are missing there), on the same grid;
 - ``cause``: nominal in/out of the cause, one unit per token of the item's text; a coder who annotated
   the item without a cause puts every token out.
 """
@@ -23,6 +25,7 @@ from annotator.agreement.spans import Span, span_mask, token_offsets
 
 FIELDS = ("emotions", "intensity", "cause")
 EMOTION_PREFIX = "emotion:"
+INTENSITY_PREFIX = "intensity:"
 INTENSITY_GRID = 100  # intensity values are rounded to 1/100
 
 
@@ -35,19 +38,27 @@ class Coding:
     emotions: frozenset[str]
     intensity: float | None = None
     cause: Span | None = None
+    intensities: tuple[tuple[str, float], ...] = ()  # (emotion, intensity) pairs, sorted
+
+    def intensity_of(self, label: str) -> float | None:
+        """The intensity this coder gave ``label``, if any."""
+        return dict(self.intensities).get(label)
 
 
-def field_names(labels: Sequence[str]) -> list[str]:
-    """Every field of a project: one per emotion label, then the set, intensity and cause."""
-    return [f"{EMOTION_PREFIX}{label}" for label in labels] + list(FIELDS)
+def field_names(labels: Sequence[str], codings: Sequence[Coding] = ()) -> list[str]:
+    """Every field of a project: one per emotion label, then the set, intensity and cause, then one per
+    emotion some coding in ``codings`` gives an intensity for."""
+    rated = {label for c in codings for label, _ in c.intensities}
+    return ([f"{EMOTION_PREFIX}{label}" for label in labels] + list(FIELDS)
+            + [f"{INTENSITY_PREFIX}{label}" for label in labels if label in rated])
 
 
 def check_fields(fields: Sequence[str], labels: Sequence[str]) -> list[str]:
     """``fields`` if each is a field of a project with ``labels``, else ValueError listing the valid ones."""
-    valid = field_names(labels)
+    valid = field_names(labels) + [f"{INTENSITY_PREFIX}{label}" for label in labels]
     unknown = [f for f in fields if f not in valid]
     if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)}; valid: emotion:<label> "
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}; valid: emotion:<label>, intensity:<label> "
                          f"(labels: {', '.join(labels)}), {', '.join(FIELDS)}")
     return list(fields)
 
@@ -62,6 +73,11 @@ def value_counts(codings: Sequence[Coding], field: str, texts: Mapping[int, str]
     if field == "intensity":
         rows = [(c.item, c.coder, round(c.intensity * INTENSITY_GRID) / INTENSITY_GRID)
                 for c in codings if c.intensity is not None]
+        return _nominal(rows, "interval")
+    if field.startswith(INTENSITY_PREFIX):
+        label = field[len(INTENSITY_PREFIX):]
+        rows = [(c.item, c.coder, round(value * INTENSITY_GRID) / INTENSITY_GRID)
+                for c in codings if (value := c.intensity_of(label)) is not None]
         return _nominal(rows, "interval")
     if field == "cause":
         return _cause(codings, texts)

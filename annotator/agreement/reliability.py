@@ -22,10 +22,12 @@ def consensus_coding(item: int, codings: Sequence[Coding], text: str | None,
     """The consensus of ``codings`` (one item) as one coding."""
     w = [weights.get(c.coder, 1.0) for c in codings] if weights else None
     cause = token_majority_span([c.cause for c in codings], text) if text is not None else None
-    return Coding(item=item, coder=CONSENSUS,
-                  emotions=frozenset(majority_emotions([c.emotions for c in codings], w)),
+    emotions = frozenset(majority_emotions([c.emotions for c in codings], w))
+    per_emotion = {label: combine_intensity((c.intensity_of(label) for c in codings), intensity_method)
+                   for label in sorted(emotions)}
+    return Coding(item=item, coder=CONSENSUS, emotions=emotions,
                   intensity=combine_intensity((c.intensity for c in codings), intensity_method),
-                  cause=cause)
+                  cause=cause, intensities=tuple((k, v) for k, v in per_emotion.items() if v is not None))
 
 
 def loo_pairs(codings: Sequence[Coding], texts: Mapping[int, str], with_cause: bool = True) -> dict[str, list[Coding]]:

@@ -87,5 +87,8 @@ def _print_summary(s: IngestSummary, errors_out: Path | None) -> None:
         f"[green]{s.inserted:,} added[/], {s.duplicates:,} duplicates skipped, "
         f"[{'red' if s.rejected else 'green'}]{s.rejected:,} rejected[/]"
     )
+    if s.label_errors:
+        console.print(f"[yellow]{s.label_errors:,} row(s) stored without their gold label[/]: the label is not in "
+                      "the dataset's list; the reason is in each item's metadata under label_error")
     if s.rejected:
         report_rejections(s.reasons, REASONS, errors_out, "row")

@@ -13,13 +13,15 @@ from annotator.services.evaluation import gold_examples, rounded, score_examples
 from annotator.services.training import (
     DataSpec,
     TrainOptions,
+    TrainRequest,
     adapter_meta,
     default_adapter_path,
-    load_records,
+    new_run_dir,
     parse_data_spec,
+    read_run_dir,
     register_adapter,
     resolve_adapter,
-    train_adapter,
+    run_training,
 )
 from annotator.settings import get_settings
 from annotator.taxonomy import get_taxonomy
@@ -27,10 +29,15 @@ from annotator.taxonomy import get_taxonomy
 
 @user_errors
 def train_cmd(
-    data: list[str] = typer.Option(..., "--data", help="FILE[:FORMAT[:LIMIT]], repeatable: a dataset file or "
+    data: list[str] = typer.Option(None, "--data", help="FILE[:FORMAT[:LIMIT]], repeatable: a dataset file or "
                                    "folder, its format (detected from the name if left out) and at most LIMIT "
                                    "examples from it."),
-    taxonomy: str = typer.Option("goemotions", "--taxonomy", "-t", help="Target taxonomy of the emotion task."),
+    taxonomy: list[str] = typer.Option(["goemotions"], "--taxonomy", "-t", help="Taxonomy to train, repeatable: "
+                                       "the one-pass readout trains a head for each."),
+    readout: str = typer.Option("onepass", "--readout", help="onepass (heads on one forward pass; default) or "
+                                "instruction (the prompt readout, one taxonomy)."),
+    resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder (the one printed when it "
+                                "started) from its last checkpoint; every other option is taken from it."),
     out: Path = typer.Option(None, "--out", help="Adapters are written to OUT/<version>/ "
                              "(default ANNOTATOR_ADAPTERS_DIR)."),
     split: str = typer.Option("train", "--split", help="Dataset split to train on ('any' for every split)."),
@@ -38,16 +45,20 @@ def train_cmd(
     max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps."),
     max_minutes: float = typer.Option(None, "--max-minutes", min=0.01, help="Stop training after this long "
                                       "(the adapter is still saved); the LR schedule still plans for all steps."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Examples per step."),
-    lr: float = typer.Option(2e-4, "--lr", min=0.0, help="Peak learning rate."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Examples per step."),
+    lr: float = typer.Option(2e-4, "--lr", min=0.0, help="Peak learning rate of the LoRA weights."),
+    head_lr: float = typer.Option(1e-3, "--head-lr", min=0.0, help="Peak learning rate of the one-pass heads."),
+    frozen_layers: int = typer.Option(18, "--frozen-layers", min=0, help="One-pass: lower layers without adapter "
+                                      "(computed once per example, so training runs only the layers above)."),
+    checkpoint_every: int = typer.Option(100, "--checkpoint-every", min=1, help="One-pass: steps between checkpoints."),
     max_examples: int = typer.Option(None, "--max-examples", min=1, help="Use at most this many examples in all."),
     eval_fraction: float = typer.Option(0.05, "--eval-fraction", min=0.0, max=0.99,
-                                        help="Share held out for the metrics in the adapter's metadata."),
+                                        help="Share held out for the metrics (and, one-pass, the thresholds)."),
     seed: int = typer.Option(0, "--seed", help="Seeds sampling, order and LoRA init."),
     lora_r: int = typer.Option(16, "--lora-r", min=1, help="LoRA rank (alpha is twice the rank)."),
-    negatives_per_example: int = typer.Option(None, "--negatives-per-example", min=1, help="Each step trains on "
-                                              "all of an example's emotions but only N of its absent ones, "
-                                              "up-weighted so probabilities stay calibrated (faster; default: all)."),
+    negatives_per_example: int = typer.Option(None, "--negatives-per-example", min=1, help="Instruction readout: "
+                                              "each step trains on all of an example's emotions but only N of its "
+                                              "absent ones, up-weighted so probabilities stay calibrated."),
     fp16_weights: bool = typer.Option(False, "--fp16-weights", help="Save the adapter's weights as fp16 "
                                       "(half the size; metrics are measured on the rounded weights)."),
     device: str = typer.Option(None, "--device", help="cpu, cuda or auto (default ANNOTATOR_DEVICE)."),
@@ -57,25 +68,41 @@ def train_cmd(
     activate: bool = typer.Option(False, "--activate", help="Make it the project's active adapter."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Train a LoRA adapter on dataset files and write a versioned adapter folder.
+    """Train an adapter on dataset files and write a versioned adapter folder.
+
+    A one-pass run keeps checkpoints in OUT/<run name>-<time>.partial/ (printed at the start); after a stop,
+    `annotator train --resume <that folder>` continues it to the same result.
 
     Example: annotator train --data ../shared/data/goemotions:goemotions:2000 --taxonomy goemotions
     --max-steps 200 --out adapters --register --project reddit --activate
     """
-    specs = [parse_data_spec(spec) for spec in data]
-    tax = get_taxonomy(taxonomy)
-    settings = get_settings()
     if activate and project is None:
         raise ValueError("--activate needs --project")
-    records = load_records(specs, tax, None if split == "any" else split, seed)
-    console.print(f"{len(records)} training examples from {len(specs)} dataset(s), taxonomy {tax.name}")
-    options = TrainOptions(epochs=epochs, max_steps=max_steps,
-                           max_seconds=max_minutes * 60 if max_minutes else None, batch_size=batch_size, learning_rate=lr,
-                           max_examples=max_examples, seed=seed, device=device or settings.device,
-                           eval_fraction=eval_fraction, run_name=run_name, progress=not quiet,
-                           lora_r=lora_r, lora_alpha=2 * lora_r, negatives_per_example=negatives_per_example,
-                           fp16_weights=fp16_weights)
-    path = train_adapter(records, tax.labels, out or settings.adapters_dir, options)
+    if resume is not None:
+        request = read_run_dir(resume)
+        run_dir: Path | None = resume
+        console.print(f"resuming {resume} ({len(request.data)} dataset(s), taxonomies {', '.join(request.taxonomies)})")
+    else:
+        if not data:
+            raise ValueError("pass --data FILE[:FORMAT[:LIMIT]] (or --resume RUN_FOLDER)")
+        for spec in data:
+            parse_data_spec(spec)  # fail now, before a run folder is made, on a missing file or unknown format
+        names = tuple(get_taxonomy(name).name for name in dict.fromkeys(taxonomy))
+        settings = get_settings()
+        options = TrainOptions(epochs=epochs, max_steps=max_steps,
+                               max_seconds=max_minutes * 60 if max_minutes else None, batch_size=batch_size,
+                               learning_rate=lr, max_examples=max_examples, seed=seed,
+                               device=device or settings.device, eval_fraction=eval_fraction, run_name=run_name,
+                               progress=not quiet, lora_r=lora_r, lora_alpha=2 * lora_r,
+                               negatives_per_example=negatives_per_example, fp16_weights=fp16_weights,
+                               readout=readout, frozen_layers=frozen_layers, head_learning_rate=head_lr,
+                               checkpoint_every=checkpoint_every)
+        request = TrainRequest(tuple(data), names, None if split == "any" else split,
+                               str(out or settings.adapters_dir), options)
+        run_dir = new_run_dir(request) if readout == "onepass" else None
+        if run_dir is not None:
+            console.print(f"checkpoints in {run_dir} (after a stop: annotator train --resume {run_dir})")
+    path = run_training(request, run_dir)
     meta = adapter_meta(path)
     console.print(f"adapter [bold]{meta['version']}[/] written to {path}")
     console.print(json.dumps(meta.get("metrics", {}), indent=2))
@@ -111,6 +138,8 @@ def evaluate_cmd(
     """
     if zero_shot and adapter:
         raise ValueError("pass either --adapter or --zero-shot, not both")
+    from models.adapters import serves
+
     tax = get_taxonomy(taxonomy)
     path = None
     if not zero_shot:
@@ -118,17 +147,22 @@ def evaluate_cmd(
         if adapter and path is None:
             with session_scope(database()) as db:
                 path = resolve_adapter(db, adapter)
-        path = path or default_adapter_path()
+        path = path or default_adapter_path(tax.labels)
         if path is None:
-            raise ValueError("no adapter: pass --adapter, --zero-shot, or set ANNOTATOR_DEFAULT_ADAPTER")
-        labels = tuple(adapter_meta(path).get("labels", tax.labels))
-        if labels != tax.labels:
+            raise ValueError(f"no adapter for taxonomy {tax.name}: pass --adapter, --zero-shot, or set "
+                             "ANNOTATOR_DEFAULT_ADAPTER to one that serves it")
+        meta = adapter_meta(path)
+        if meta.get("readout") == "onepass.v1":
+            if not serves(path, tax.labels):
+                heads = ", ".join(meta.get("taxonomies", {})) or "none"
+                raise ValueError(f"adapter {path} has no head for taxonomy {tax.name}; its heads: {heads}")
+        elif tuple(meta.get("labels", tax.labels)) != tax.labels:
             raise ValueError(f"adapter {path} was trained on other labels than taxonomy {tax.name}; pass its --taxonomy")
     spec = parse_data_spec(f"{data}:{fmt or ''}")
     spec = DataSpec(spec.path, spec.fmt, limit)
     examples = gold_examples(spec, tax, None if split == "any" else split, seed)
-    metrics, _ = score_examples(path, examples, tax.labels, device=device or get_settings().device,
-                                batch_size=batch_size)
+    metrics = score_examples(path, examples, tax.labels, device=device or get_settings().device,
+                             batch_size=batch_size).metrics
     result = {"adapter": str(path) if path else None, "data": str(data), "format": spec.fmt, "split": split,
               "taxonomy": tax.name, **rounded(metrics)}
     if as_json:

@@ -2,35 +2,56 @@
 
 A training record is the JSON object ``models.training.data`` reads (this module never imports ``models/``)::
 
-    {"text": str, "emotions": [label, ...] | null, "intensity": float | null, "cause": [start, end] | null}
+    {"text": str, "taxonomy": str, "emotions": [label, ...] | null, "intensity": float | null,
+     "intensity_emotion": str | null, "cause": [start, end] | null}
 
 ``null`` means "not annotated": the trainer learns nothing about that field from the record. Rules:
 
 - **emotions** are kept only where the dataset's labels mean something in the target taxonomy: the same
-  taxonomy, or a mapping in :data:`LABEL_MAPS` (GoEmotions <-> SemEval E-c, by shared emotion words). A record
-  whose labels do not all map gets ``null`` emotions (a partial label set would teach "no" for a label the
-  rater chose). SemEval's explicit "no emotion" (``()``) becomes ``neutral`` where the target has it.
-  Datasets with their own taxonomies (RECCON, GNE, Emotion-Stimulus) map to nothing: their labels are
-  annotated for a different purpose (the cause's emotion, a reader's emotion) and are left out.
-- **intensity** is kept as is (SemEval EI-reg: the tweet's intensity of the emotion in its file).
+  taxonomy, or a mapping in :data:`LABEL_MAPS` under which the dataset's full label set (absent labels
+  included) determines the target's. A record whose labels do not all map gets ``null`` emotions (a partial
+  label set would teach "no" for a label the rater chose). Mapped: GoEmotions -> Ekman (the GoEmotions
+  authors' grouping), Ekman + neutral (RECCON, EmotionLines) -> Ekman, and SemEval E-c rows whose labels
+  are all Ekman's -> Ekman. Not mapped: GoEmotions <-> E-c (an E-c "joy" tweet may be GoEmotions
+  "gratitude", which E-c cannot say), nor GNE or Emotion-Stimulus, whose labels are annotated for a
+  different purpose (the cause's emotion, a reader's emotion). SemEval's explicit "no emotion" (``()``)
+  becomes ``neutral`` where the target has it.
+- **intensity** is kept as is, with the emotion it measures (SemEval EI-reg: the emotion of its file) as
+  ``intensity_emotion``.
 - **cause** is the span where the dataset gives one. RECCON annotates every cause of an utterance, so its
   utterances without an in-text span are "no cause here" (the empty span ``[0, 0]``); elsewhere a missing
   span stays ``null`` (GNE rows whose span could not be located are not "no cause").
+- a row whose gold label the reader could not use (``Example.label_error``) is skipped and counted.
+
+Each record names its ``taxonomy`` (the target), so records of one text for several taxonomies can train
+a head each (the one-pass trainer merges them by text).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from annotator.datasets.types import Example
 
-# (source taxonomy, target taxonomy) -> {source label: target label}
-_SHARED_GOEMOTIONS_SEMEVAL = ("anger", "disgust", "fear", "joy", "love", "optimism", "sadness", "surprise")
-LABEL_MAPS: dict[tuple[str, str], dict[str, str]] = {
-    ("semeval_ec", "goemotions"): {label: label for label in _SHARED_GOEMOTIONS_SEMEVAL},
-    ("goemotions", "semeval_ec"): {label: label for label in _SHARED_GOEMOTIONS_SEMEVAL},
+# (source taxonomy, target taxonomy) -> {source label: the target labels it means}
+GOEMOTIONS_TO_EKMAN: dict[str, tuple[str, ...]] = {
+    **{label: ("anger",) for label in ("anger", "annoyance", "disapproval")},
+    "disgust": ("disgust",),
+    **{label: ("fear",) for label in ("fear", "nervousness")},
+    **{label: ("joy",) for label in ("joy", "amusement", "approval", "excitement", "gratitude", "love", "optimism",
+                                     "relief", "pride", "admiration", "desire", "caring")},
+    **{label: ("sadness",) for label in ("sadness", "disappointment", "embarrassment", "grief", "remorse")},
+    **{label: ("surprise",) for label in ("surprise", "realization", "confusion", "curiosity")},
+    "neutral": (),
+}
+_EKMAN = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
+LABEL_MAPS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("goemotions", "ekman"): GOEMOTIONS_TO_EKMAN,
+    ("ekman_neutral", "ekman"): {**{label: (label,) for label in _EKMAN}, "neutral": ()},
+    ("semeval_ec", "ekman"): {label: (label,) for label in _EKMAN},
 }
 
 # Formats whose cause annotation is exhaustive: an example without a span has no cause in its text.
@@ -49,8 +70,8 @@ def map_emotions(emotions: tuple[str, ...] | None, source: str, target: str, tar
         table = LABEL_MAPS.get((source, target))
         if table is None or any(label not in table for label in emotions):
             return None
-        mapped = [table[label] for label in emotions]
-        if not mapped and "neutral" in target_labels:
+        mapped = [out for label in emotions for out in table[label]]
+        if not emotions and "neutral" in target_labels:
             mapped = ["neutral"]
     if any(label not in target_labels for label in mapped):
         return None
@@ -66,8 +87,10 @@ def to_training_record(example: Example, fmt: str, target: str, target_labels: t
         cause = [0, 0]
     record = {
         "text": example.text,
+        "taxonomy": target,
         "emotions": map_emotions(example.emotions, example.taxonomy, target, target_labels),
         "intensity": example.intensity,
+        "intensity_emotion": example.meta.get("intensity_emotion") if example.intensity is not None else None,
         "cause": cause,
     }
     if record["emotions"] is None and record["intensity"] is None and record["cause"] is None:
@@ -83,12 +106,33 @@ def assign_split(example: Example, dev_fraction: float = DEV_FRACTION) -> str:
     return "dev" if bucket < dev_fraction else "train"
 
 
+@dataclass
+class Skipped:
+    """Rows a conversion left out because their gold label was unusable, with the first few reasons."""
+
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, reason: str) -> None:
+        self.count += 1
+        if len(self.examples) < 3:
+            self.examples.append(reason)
+
+
 def training_records(
-    examples: Iterable[Example], fmt: str, target: str, target_labels: tuple[str, ...], split: str | None = None
+    examples: Iterable[Example], fmt: str, target: str, target_labels: tuple[str, ...], split: str | None = None,
+    skipped: Skipped | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Training records for the examples of ``split`` (any split when ``None``) that keep some field."""
+    """Training records for the examples of ``split`` (any split when ``None``) that keep some field.
+
+    Rows with a :attr:`~annotator.datasets.types.Example.label_error` are left out and counted in ``skipped``.
+    """
     for example in examples:
         if split is not None and assign_split(example) != split:
+            continue
+        if example.label_error is not None:
+            if skipped is not None:
+                skipped.add(example.label_error)
             continue
         record = to_training_record(example, fmt, target, target_labels)
         if record is not None:

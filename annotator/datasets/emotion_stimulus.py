@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.datasets._io import chain_files, expand, read_lines
-from annotator.datasets.types import CauseSpan, DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, Example
 
 TAXONOMY = "emotion_stimulus"
 LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "shame")
@@ -62,8 +62,6 @@ def parse_line(raw: str, *, path: Path | str = "<string>", line: int | None = No
     if not sentence:
         raise DatasetFormatError(path, line, "expected <emotion>sentence<\\emotion> with matching tags")
     tag = sentence["tag"].lower()
-    if tag not in TAG_LABELS:
-        raise DatasetFormatError(path, line, f"unknown emotion tag <{tag}>; expected one of {', '.join(TAG_LABELS)}")
     text, spans, warnings = _strip_tags(sentence["body"], path, line)
     lead = len(text) - len(text.lstrip())
     text = text.strip()
@@ -71,10 +69,12 @@ def parse_line(raw: str, *, path: Path | str = "<string>", line: int | None = No
     meta: dict[str, Any] = {"tag": tag, "source_line": line, "cause_spans": [asdict(c) for c in causes]}
     if warnings:
         meta["warnings"] = warnings
+    if tag not in TAG_LABELS:  # keep the sentence and its cause, drop the label, say why
+        meta[LABEL_ERROR] = f"line {line}: unknown emotion tag <{tag}>; expected one of {', '.join(TAG_LABELS)}"
     return Example(
         id=f"{Path(path).stem}-{line}",
         text=text,
-        emotions=(TAG_LABELS[tag],),
+        emotions=(TAG_LABELS[tag],) if tag in TAG_LABELS else None,
         intensity=None,
         cause=causes[0] if causes else None,
         taxonomy=TAXONOMY,

@@ -23,7 +23,7 @@ from typing import Any
 
 from annotator.datasets._io import chain_files, expand, infer_split, load_json
 from annotator.datasets.labels import EKMAN_NEUTRAL, EKMAN_NEUTRAL_TAXONOMY, normalise_ekman
-from annotator.datasets.types import DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, DatasetFormatError, Example
 
 TAXONOMY = EKMAN_NEUTRAL_TAXONOMY
 LABELS = EKMAN_NEUTRAL
@@ -71,7 +71,7 @@ def _read_file(path: Path, repair: bool) -> Iterator[Example]:
             if not isinstance(utt, dict) or not {"utterance", "emotion", "annotation"} <= utt.keys():
                 raise DatasetFormatError(path, None, f"{where}: expected {{speaker, utterance, emotion, annotation}}")
             votes = _votes(path, where, str(utt["annotation"]))
-            emotions = _majority(path, where, str(utt["emotion"]), votes)
+            emotions, label_error = _majority(where, str(utt["emotion"]), votes)
             meta: dict[str, Any] = {
                 "dialogue": d,
                 "utterance_index": u,
@@ -79,6 +79,8 @@ def _read_file(path: Path, repair: bool) -> Iterator[Example]:
                 "votes": votes,
                 "raw_emotion": utt["emotion"],
             }
+            if label_error:
+                meta[LABEL_ERROR] = label_error
             yield Example(
                 id=f"{path.stem}_{d}_{u}",
                 text=clean(utt["utterance"]),
@@ -99,12 +101,13 @@ def _votes(path: Path, where: str, annotation: str) -> dict[str, int]:
     return {label: int(digit) for label, digit in zip(VOTE_ORDER, annotation)}
 
 
-def _majority(path: Path, where: str, label: str, votes: dict[str, int]) -> tuple[str, ...] | None:
+def _majority(where: str, label: str, votes: dict[str, int]) -> tuple[tuple[str, ...] | None, str | None]:
+    """The gold label and, where it cannot be used, why (the utterance is kept without a label)."""
     if label.strip().lower() == NO_MAJORITY:
-        return None
+        return None, None
     emotion = normalise_ekman(label)
     if emotion is None:
-        raise DatasetFormatError(path, None, f"{where}: unknown emotion {label!r}")
+        return None, f"{where}: unknown emotion {label!r}"
     if votes[emotion] != max(votes.values()):
-        raise DatasetFormatError(path, None, f"{where}: emotion {label!r} is not the most voted label in {votes}")
-    return (emotion,)
+        return None, f"{where}: emotion {label!r} is not the most voted label in {votes}"
+    return (emotion,), None

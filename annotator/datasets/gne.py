@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.datasets._io import chain_files, check_columns, expand, iter_tsv
-from annotator.datasets.types import CauseSpan, DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, Example
 
 TAXONOMY = "gne"
 LABELS: tuple[str, ...] = (
@@ -84,8 +84,6 @@ def _read_file(path: Path) -> Iterator[Example]:
 def _example(path: Path, line: int, record: dict[str, str], example_id: str) -> Example:
     headline = record["headline"]
     dominant = record["dominant_emotion"].strip().lower()
-    if dominant and dominant not in LABELS:
-        raise DatasetFormatError(path, line, f"dominant_emotion {dominant!r} is not one of the 15 GNE classes")
     roles = {role: _spans(path, line, role, record[role]) for role in ("cause", "experiencer", "target", "cue")}
     located, unmatched = [], []
     for span in (span for group in roles["cause"] for span in group):
@@ -108,6 +106,9 @@ def _example(path: Path, line: int, record: dict[str, str], example_id: str) -> 
     }
     for key in ("url", "bias_horizontal", "bias_vertical", "country", "source"):
         meta[key] = record[key].strip() or None
+    if dominant and dominant not in LABELS:  # keep the headline and its cause, drop the label, say why
+        meta[LABEL_ERROR] = f"line {line}: dominant_emotion {dominant!r} is not one of the 15 GNE classes"
+        dominant = ""
     first = located[0] if located else None
     return Example(
         id=example_id,

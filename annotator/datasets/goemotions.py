@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from annotator.datasets._io import chain_files, check_columns, expand, infer_split, iter_tsv, read_lines
-from annotator.datasets.types import DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, DatasetFormatError, Example
 from annotator.taxonomy import get_taxonomy
 
 TAXONOMY = "goemotions"
@@ -59,6 +59,7 @@ def _read_file(path: Path, labels: tuple[str, ...]) -> Iterator[Example]:
         check_columns(path, line, row, 3)
         text, ids, comment_id = row
         emotions: tuple[str, ...] | None = None
+        meta: dict[str, str] = {}
         if ids.strip():
             try:
                 indices = [int(part) for part in ids.split(",")]
@@ -67,11 +68,10 @@ def _read_file(path: Path, labels: tuple[str, ...]) -> Iterator[Example]:
                     path, line, f"label ids must be comma-separated integers, got {ids!r}"
                 ) from None
             bad = [index for index in indices if not 0 <= index < len(labels)]
-            if bad:
-                raise DatasetFormatError(
-                    path, line, f"label id(s) {bad} outside 0..{len(labels) - 1} (the {len(labels)} labels)"
-                )
-            emotions = tuple(labels[index] for index in indices)
+            if bad:  # a gold label we cannot name: keep the text, drop the label, say why
+                meta[LABEL_ERROR] = f"line {line}: label id(s) {bad} outside 0..{len(labels) - 1}"
+            else:
+                emotions = tuple(labels[index] for index in indices)
         yield Example(
             id=comment_id.strip(),
             text=text,
@@ -80,5 +80,5 @@ def _read_file(path: Path, labels: tuple[str, ...]) -> Iterator[Example]:
             cause=None,
             taxonomy=taxonomy,
             split=split,
-            meta={"source_line": line},
+            meta={"source_line": line, **meta},
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 from annotator.datasets._io import chain_files, expand, infer_split, load_json
 from annotator.datasets.labels import EKMAN_NEUTRAL, EKMAN_NEUTRAL_TAXONOMY, normalise_ekman
-from annotator.datasets.types import CauseSpan, DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, Example
 
 TAXONOMY = EKMAN_NEUTRAL_TAXONOMY
 LABELS = EKMAN_NEUTRAL
@@ -63,8 +63,6 @@ def _example(path: Path, key: str, dialogue: list[dict], position: int, utt: dic
     except (KeyError, TypeError) as exc:
         raise DatasetFormatError(path, None, f"{where}: missing field {exc}") from None
     emotion = normalise_ekman(str(raw_emotion))
-    if emotion is None:
-        raise DatasetFormatError(path, None, f"{where}: unknown emotion {raw_emotion!r}")
     spans = _cause_spans(path, where, dialogue, utt)
     own = next((s for s in spans if s["turn"] == turn and s["start"] is not None), None)
     meta: dict[str, Any] = {
@@ -75,13 +73,15 @@ def _example(path: Path, key: str, dialogue: list[dict], position: int, utt: dic
         "raw_emotion": raw_emotion,
         "cause_spans": spans,
     }
+    if emotion is None:  # e.g. the real test file's "happines": keep the utterance, drop the label, say why
+        meta[LABEL_ERROR] = f"{where}: unknown emotion {raw_emotion!r}"
     for field in ("type", "explanation", "flag"):
         if field in utt:
             meta["cause_type" if field == "type" else field] = utt[field]
     return Example(
         id=f"{key}_{turn}",
         text=text,
-        emotions=(emotion,),
+        emotions=(emotion,) if emotion is not None else None,
         intensity=None,
         cause=CauseSpan(own["start"], own["end"], own["text"]) if own else None,
         taxonomy=TAXONOMY,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 _LABEL = re.compile(r"^[a-z][a-z0-9_\-]*$")
+LABEL_ERROR = "label_error"  # meta key: why a row's gold label was dropped (e.g. a label not in the dataset's list)
 
 
 class DatasetFormatError(ValueError):
@@ -56,6 +57,11 @@ class Example:
     taxonomy: str
     split: str
     meta: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def label_error(self) -> str | None:
+        """Why the row's gold emotion label was dropped (``emotions`` is then ``None``), or ``None``."""
+        return self.meta.get(LABEL_ERROR)
 
     def __post_init__(self) -> None:
         if self.emotions is not None:

@@ -113,7 +113,8 @@ def store_tasks(db: Session, project: Any, ls_pid: int, tasks: Sequence[dict[str
         fields = parse_result(ann.get("result"), texts[item_id], list(project.labels))
         rows.append(store.AnnotationRow(
             item_id=item_id, annotator=users.email(ann.get("completed_by")),
-            emotions=fields.emotions, intensity=fields.intensity, cause_start=fields.cause_start,
+            emotions=fields.emotions, intensity=fields.intensity, intensities=fields.intensities or None,
+            cause_start=fields.cause_start,
             cause_end=fields.cause_end, cause_text=fields.cause_text, status=fields.status,
             rejection_reason=fields.rejection_reason,
             lead_time=float(ann["lead_time"]) if isinstance(ann.get("lead_time"), (int, float)) else None,

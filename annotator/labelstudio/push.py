@@ -36,7 +36,8 @@ from annotator.labelstudio.client import (
 )
 from annotator.labelstudio.config import labeling_config
 from annotator.labelstudio.tasks import ITEM_ID, prediction_json, task_json
-from annotator.services.projects import emotion_threshold
+from annotator.consensus import DEFAULT_THRESHOLD
+from annotator.services.projects import decision_thresholds
 from annotator.tables import Project
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,6 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
         project = repo.get_project_or_raise(db, project_name)
         ls_pid = ensure_project(conn, db, project)
         labels = list(project.labels)
-        threshold = emotion_threshold(project)
         project_id = project.id
     report = PushReport(ls_project_id=ls_pid)
     report.recovered += reconcile(conn, engine, ls_pid)[0]
@@ -84,8 +84,10 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
     for chunk in _chunks(new, chunk_size):
         with session_scope(engine) as db:
             items, preds = store.load_chunk(db, chunk)
-            tasks = {r.item_id: task_json(items[r.item_id], preds.get(r.prediction_id), labels, threshold)
-                     for r in chunk}
+            thresholds = decision_thresholds(db, repo.get_project_or_raise(db, project_name))
+            tasks = {r.item_id: task_json(items[r.item_id], pred, labels,
+                                          thresholds(pred.adapter_version) if pred is not None else DEFAULT_THRESHOLD)
+                     for r in chunk for pred in [preds.get(r.prediction_id)]}
             store.mark_pending(db, project_id, ls_pid, chunk)
         _import_tasks(conn, engine, ls_pid, project_id, chunk, tasks, report)
         report.created += len(chunk)
@@ -95,9 +97,11 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
     for chunk in _chunks(again, chunk_size):
         with session_scope(engine) as db:
             items, preds = store.load_chunk(db, chunk)
-            body = [prediction_json(items[r.item_id].text, preds[r.prediction_id], labels, threshold, r.ls_task_id)
-                    for r in chunk]
             project = repo.get_project_or_raise(db, project_name)
+            thresholds = decision_thresholds(db, project)
+            body = [prediction_json(items[r.item_id].text, preds[r.prediction_id], labels,
+                                    thresholds(preds[r.prediction_id].adapter_version), r.ls_task_id)
+                    for r in chunk]
             store.save_ls_settings(db, project, inflight_predictions={str(r.ls_task_id): r.version for r in chunk})
         _import_predictions(conn, ls_pid, body, report)
         with session_scope(engine) as db:

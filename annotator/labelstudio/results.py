@@ -22,6 +22,7 @@ class AnnotationFields:
 
     emotions: list[str] = field(default_factory=list)
     intensity: float | None = None
+    intensities: dict[str, float] = field(default_factory=dict)  # per chosen emotion
     cause_start: int | None = None
     cause_end: int | None = None
     cause_text: str | None = None
@@ -53,11 +54,22 @@ def parse_result(result: Any, text: str, labels: Sequence[str]) -> AnnotationFie
         out.errors.append(f"result is not a list: {type(result).__name__}")
         return out
     seen: dict[str, int] = {}
+    per_emotion: dict[str, Any] = {}
     for n, entry in enumerate(result):
         if not isinstance(entry, dict):
             out.errors.append(f"result item {n} is not an object")
             continue
         name = entry.get("from_name")
+        label = name[len(cfg.EMOTION_INTENSITY_PREFIX):] if isinstance(name, str) and name.startswith(
+            cfg.EMOTION_INTENSITY_PREFIX) else None
+        if label is not None and label in labels:
+            seen[name] = seen.get(name, 0) + 1
+            value = entry.get("value")
+            if entry.get("type") != "number" or not isinstance(value, dict):
+                out.errors.append(f"{name}: expected a number result")
+            else:
+                per_emotion[label] = value.get("number")
+            continue
         if name not in _TYPES:
             out.errors.append(f"unknown control {name!r} in result item {n}")
             continue
@@ -78,6 +90,18 @@ def parse_result(result: Any, text: str, labels: Sequence[str]) -> AnnotationFie
     for name, k in seen.items():
         if k > 1:
             out.errors.append(f"{name}: {k} result items, expected at most one")
+    for label, number in per_emotion.items():
+        if label not in out.emotions:
+            continue  # set, then the emotion was unchosen: Label Studio may still send it; it says nothing
+        name = cfg.emotion_intensity(label)
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+            out.errors.append(f"{name}: not a number: {number!r}")
+        elif not cfg.INTENSITY_MIN <= number <= cfg.INTENSITY_MAX:
+            out.errors.append(f"{name}: {number} outside [{cfg.INTENSITY_MIN:g}, {cfg.INTENSITY_MAX:g}]")
+        else:
+            out.intensities[label] = float(number)
+    if out.intensity is None and out.intensities:
+        out.intensity = max(out.intensities.values())  # the item's intensity: its strongest emotion's
     if not out.emotions and not any(e.startswith(f"{cfg.EMOTIONS}:") for e in out.errors):
         out.errors.append(f"{cfg.EMOTIONS}: none chosen")
     return out

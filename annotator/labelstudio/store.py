@@ -203,6 +203,7 @@ class AnnotationRow:
     annotator: str
     emotions: list[str]
     intensity: float | None
+    intensities: dict[str, float] | None
     cause_start: int | None
     cause_end: int | None
     cause_text: str | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from annotator.consensus import Thresholds, threshold_of
 from annotator.labelstudio import config as cfg
 
 ITEM_ID = "item_id"  # key of our item id in task data
@@ -27,28 +28,33 @@ class PredictionLike(Protocol):
     adapter_version: str
     emotions: dict[str, Any]
     intensity: float | None
+    intensities: dict[str, Any] | None
     cause_start: int | None
     cause_end: int | None
     confidence: float | None
 
 
+def _number(name: str, value: float) -> dict[str, Any]:
+    value = min(max(float(value), cfg.INTENSITY_MIN), cfg.INTENSITY_MAX)
+    return {"id": name, "from_name": name, "to_name": cfg.TEXT, "type": "number", "value": {"number": round(value, 2)}}
+
+
 def prediction_result(text: str, labels: Sequence[str], prediction: PredictionLike,
-                      threshold: float) -> list[dict[str, Any]]:
-    """Result items for one prediction: the emotions at or above ``threshold`` (taxonomy order), the
-    intensity rounded to the config's step, and the cause span when it lies inside the text."""
+                      thresholds: Thresholds) -> list[dict[str, Any]]:
+    """Result items for one prediction: the emotions at or above their threshold (taxonomy order), the
+    intensity and each chosen emotion's intensity rounded to the config's step, and the cause span when
+    it lies inside the text."""
     result: list[dict[str, Any]] = []
-    chosen = [label for label in labels if float(prediction.emotions.get(label, 0.0)) >= threshold]
+    chosen = [label for label in labels if float(prediction.emotions.get(label, 0.0)) >= threshold_of(thresholds, label)]
     if chosen:
         result.append({
             "id": cfg.EMOTIONS, "from_name": cfg.EMOTIONS, "to_name": cfg.TEXT, "type": "choices",
             "value": {"choices": chosen},
         })
     if prediction.intensity is not None:
-        value = min(max(float(prediction.intensity), cfg.INTENSITY_MIN), cfg.INTENSITY_MAX)
-        result.append({
-            "id": cfg.INTENSITY, "from_name": cfg.INTENSITY, "to_name": cfg.TEXT, "type": "number",
-            "value": {"number": round(value, 2)},
-        })
+        result.append(_number(cfg.INTENSITY, prediction.intensity))
+    own = getattr(prediction, "intensities", None) or {}
+    result.extend(_number(cfg.emotion_intensity(label), own[label]) for label in chosen if own.get(label) is not None)
     start, end = prediction.cause_start, prediction.cause_end
     if start is not None and end is not None and 0 <= start < end <= len(text):
         result.append({
@@ -59,7 +65,7 @@ def prediction_result(text: str, labels: Sequence[str], prediction: PredictionLi
 
 
 def task_json(item: ItemLike, prediction: PredictionLike | None, labels: Sequence[str],
-              threshold: float) -> dict[str, Any]:
+              threshold: Thresholds) -> dict[str, Any]:
     """The import JSON of one task; without a prediction the task carries none."""
     data: dict[str, Any] = {cfg.TEXT: item.text, ITEM_ID: item.id}
     if item.external_id is not None:
@@ -70,7 +76,7 @@ def task_json(item: ItemLike, prediction: PredictionLike | None, labels: Sequenc
     return task
 
 
-def prediction_json(text: str, prediction: PredictionLike, labels: Sequence[str], threshold: float,
+def prediction_json(text: str, prediction: PredictionLike, labels: Sequence[str], threshold: Thresholds,
                     task_id: int | None = None) -> dict[str, Any]:
     """One prediction; with ``task_id`` in the form ``import_predictions`` takes for an existing task."""
     out: dict[str, Any] = {

@@ -9,6 +9,8 @@ replaced (or that was rolled back) ``retired``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,6 +55,33 @@ def _activate(db: Session, project: Project, adapter: Adapter, history: list[str
     project.settings = {**project.settings, HISTORY_KEY: history}  # a new dict: JSON columns track assignment
     db.flush()
     return adapter
+
+
+def adapter_row_values(meta: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The Adapter columns an adapter folder's metadata gives: version, base, path, readout, thresholds."""
+    onepass = meta.get("onepass") or {}
+    return {"version": meta["version"], "base_model": meta["base"]["model_id"],
+            "base_model_hash": meta["base"]["sha256"], "path": str(Path(path).resolve()),
+            "readout": meta.get("readout", "instruction"), "thresholds": onepass.get("thresholds") or None}
+
+
+def ensure_adapter_row(db: Session, path: Path, status: str = "candidate") -> Adapter:
+    """The adapters-table row of an adapter folder, created (with ``status``) if it has none yet.
+
+    Every adapter that labels gets a row, the shipped default one too (status ``default``), so that its
+    tuned thresholds and its version are known to every page, export and agreement figure.
+    """
+    from models.adapters import read_meta
+
+    meta = read_meta(path)
+    if "version" not in meta:
+        raise FileNotFoundError(f"{path} is not an adapter folder (no metadata)")
+    row = db.scalar(select(Adapter).where(Adapter.version == meta["version"]))
+    if row is None:
+        row = Adapter(**adapter_row_values(meta, path), metrics=meta.get("metrics", {}), status=status)
+        db.add(row)
+        db.flush()
+    return row
 
 
 def active_adapter(db: Session, project: Project | str) -> Adapter | None:

@@ -25,7 +25,8 @@ from annotator.agreement.matrix import Coding, check_fields, field_names, value_
 from annotator.agreement.reliability import loo_pairs, per_annotator
 from annotator.agreement.spans import span_f1, span_mask, token_offsets
 from annotator.db import session_scope
-from annotator.services.projects import emotion_threshold
+from annotator.consensus import Thresholds, decided
+from annotator.services.projects import decision_thresholds
 from annotator.settings import get_settings
 from annotator.tables import Adapter, AgreementReport, Annotation, Item, Prediction, Project, utcnow
 
@@ -81,16 +82,17 @@ class AgreementResult:
 
 def load_codings(db: Session, project: Project, with_labeler: bool = True) -> ProjectCodings:
     """The accepted annotations of ``project`` as codings, plus (``with_labeler``) the active adapter's
-    predictions of the annotated items, thresholded at the project's ``emotion_threshold``."""
+    predictions of the annotated items, decided at the project's thresholds for that adapter."""
     rows = db.execute(
         select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
-               Annotation.cause_start, Annotation.cause_end, Annotation.based_on_adapter)
+               Annotation.cause_start, Annotation.cause_end, Annotation.based_on_adapter, Annotation.intensities)
         .join(Item, Item.id == Annotation.item_id)
         .where(Item.project_id == project.id, Annotation.status == "accepted")
         .order_by(Annotation.item_id, Annotation.annotator)
     ).all()
     data = ProjectCodings(labels=list(project.labels), humans=[
-        Coding(r.item_id, r.annotator, frozenset(r.emotions or ()), r.intensity, _span(r.cause_start, r.cause_end))
+        Coding(r.item_id, r.annotator, frozenset(r.emotions or ()), r.intensity, _span(r.cause_start, r.cause_end),
+               _pairs(r.intensities))
         for r in rows
     ])
     for r in rows:
@@ -102,23 +104,31 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
     if with_labeler and project.active_adapter_id is not None:
         version = db.scalar(select(Adapter.version).where(Adapter.id == project.active_adapter_id))
         if version is not None:
-            threshold = emotion_threshold(project)
+            threshold = decision_thresholds(db, project)(version)
             preds = db.execute(
                 select(Prediction.item_id, Prediction.emotions, Prediction.intensity, Prediction.cause_start,
-                       Prediction.cause_end)
+                       Prediction.cause_end, Prediction.intensities)
                 .where(Prediction.adapter_version == version, Prediction.item_id.in_(annotated))
             ).all()
             data.labeler_version = version
             data.labeler = [predicted_coding(p.item_id, f"labeler:{version}", p.emotions, p.intensity,
-                                             _span(p.cause_start, p.cause_end), threshold) for p in preds]
+                                             _span(p.cause_start, p.cause_end), threshold, p.intensities)
+                            for p in preds]
     return data
 
 
 def predicted_coding(item: int, coder: str, scores: dict[str, Any], intensity: float | None,
-                     cause: tuple[int, int] | None, threshold: float) -> Coding:
-    """A prediction as a coding: the labels whose probability reaches ``threshold``."""
-    return Coding(item, coder, frozenset(label for label, p in scores.items() if float(p) >= threshold),
-                  intensity, cause)
+                     cause: tuple[int, int] | None, threshold: Thresholds,
+                     intensities: dict[str, Any] | None = None) -> Coding:
+    """A prediction as a coding: the labels whose probability reaches their threshold, and the intensity of
+    each of those (as a human gives intensities only for the emotions chosen)."""
+    chosen = frozenset(decided(scores, threshold))
+    return Coding(item, coder, chosen, intensity, cause,
+                  _pairs({k: v for k, v in (intensities or {}).items() if k in chosen}))
+
+
+def _pairs(intensities: dict[str, Any] | None) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted((str(k), float(v)) for k, v in (intensities or {}).items() if v is not None))
 
 
 def _span(start: int | None, end: int | None) -> tuple[int, int] | None:
@@ -140,7 +150,7 @@ def compute_agreement(engine: Engine, project: str, fields: Sequence[str] | None
         proj = repo.get_project_or_raise(db, project)
         project_id = proj.id
         data = load_codings(db, proj, with_labeler)
-        names = check_fields(fields, data.labels) if fields else field_names(data.labels)
+        names = check_fields(fields, data.labels) if fields else field_names(data.labels, data.humans)
     pairs = loo_pairs(data.humans, data.texts, with_cause="cause" in names)
     figures: list[FieldAgreement] = []
     for name in names:

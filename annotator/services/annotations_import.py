@@ -1,8 +1,9 @@
 """Load existing human annotations from JSONL, one annotation a line, into a project.
 
 A line: ``{"id": <item external id>, "annotator": "ann1", "emotions": ["joy"], "intensity": 0.7,
-"cause": [start, end] or "cause text", "based_on_adapter": "v3"}`` (``intensity``, ``cause`` and
-``based_on_adapter`` optional; a cause given as text is located in the item's text, first occurrence).
+"intensities": {"joy": 0.7}, "cause": [start, end] or "cause text", "based_on_adapter": "v3"}``
+(``intensity``, ``intensities`` (per chosen emotion), ``cause`` and ``based_on_adapter`` optional; a cause
+given as text is located in the item's text, first occurrence).
 Annotations are upserted on (item, annotator) with source ``import``. A bad line never stops the run:
 it is recorded like a rejected ingest row (``ingest_errors``: source, line, reason, raw bytes), counted
 by reason, and can be written back with ``errors_out``.
@@ -35,6 +36,7 @@ REASONS = {
     "invalid_emotions": "emotions is not a list of strings",
     "unknown_label": "an emotion is not a label of the project's taxonomy",
     "invalid_intensity": "intensity is not a number in [0, 1]",
+    "invalid_intensities": "intensities is not an object of chosen emotion -> number in [0, 1]",
     "invalid_cause": "cause is neither [start, end] inside the text nor a string",
     "cause_not_found": "the cause text does not occur in the item's text",
     "invalid_adapter": "based_on_adapter is not a string",
@@ -148,12 +150,21 @@ def parse_line(fields: dict[str, Any], items: dict[str, Item], labels: frozenset
     if intensity is not None and (isinstance(intensity, bool) or not isinstance(intensity, (int, float))
                                   or not 0.0 <= intensity <= 1.0):
         raise LineError("invalid_intensity", f"'intensity' must be a number in [0, 1], got {intensity!r}")
+    intensities = fields.get("intensities")
+    if intensities is not None:
+        if not isinstance(intensities, dict) or any(
+                k not in emotions or isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0
+                for k, v in intensities.items()):
+            raise LineError("invalid_intensities", "'intensities' must map chosen emotions to numbers in [0, 1], "
+                                                   f"got {str(intensities)[:80]}")
+        intensities = {k: float(v) for k, v in intensities.items()} or None
     start, end = locate_cause(fields.get("cause"), item.text)
     adapter = fields.get("based_on_adapter")
     if adapter is not None and not isinstance(adapter, str):
         raise LineError("invalid_adapter", "'based_on_adapter' must be an adapter version string")
     return {"item_id": item.id, "annotator": annotator.strip(), "emotions": emotions,
-            "intensity": None if intensity is None else float(intensity), "cause_start": start, "cause_end": end,
+            "intensity": None if intensity is None else float(intensity), "intensities": intensities,
+            "cause_start": start, "cause_end": end,
             "cause_text": None if start is None else item.text[start:end], "based_on_adapter": adapter}
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +30,11 @@ from annotator import repo
 from annotator.agreement.distance import masi_similarity
 from annotator.agreement.matrix import Coding
 from annotator.agreement.reliability import consensus_coding, loo_pairs, per_annotator
+from annotator.consensus import Thresholds
 from annotator.db import session_scope
 from annotator.hashing import bytes_hash, content_hash
 from annotator.services.agreement import load_codings, predicted_coding
-from annotator.services.projects import emotion_threshold
+from annotator.services.projects import decision_thresholds
 from annotator.settings import get_settings
 from annotator.tables import Annotation, Item, Prediction
 
@@ -53,6 +55,7 @@ class ConsensusItem:
     agreement: float
     n_annotations: int
     corrected_from: dict[str, Any] | None = None
+    intensities: dict[str, float] | None = None  # per consensus emotion, where annotators gave one
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,8 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
         rules = consensus_rules(proj.settings)
-        threshold = emotion_threshold(proj)
         data = load_codings(db, proj, with_labeler=False)
-        originals = _corrected_predictions(db, proj.id, threshold)
+        originals = _corrected_predictions(db, proj.id, decision_thresholds(db, proj))
     weights = reliability_weights(data.humans, data.texts)
     by_item: dict[int, list[Coding]] = {}
     for c in data.humans:
@@ -136,12 +138,13 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
             original = None
         entry = ConsensusItem(item_id=item_id, text=text, emotions=cons.emotions, intensity=cons.intensity,
                               cause=cons.cause, agreement=agreement, n_annotations=len(group),
-                              corrected_from=original)
+                              corrected_from=original, intensities=dict(cons.intensities) or None)
         (gold if is_gold else train).append(entry)
     return ConsensusDataset(train=train, gold=gold, data_hash=_data_hash(train, gold))
 
 
-def _corrected_predictions(db: Any, project_id: int, threshold: float) -> dict[tuple[int, str], dict[str, Any]]:
+def _corrected_predictions(db: Any, project_id: int, thresholds: Callable[[str], Thresholds]
+                           ) -> dict[tuple[int, str], dict[str, Any]]:
     """``{(item, adapter version): original answer}`` for every prediction an annotation says it corrected."""
     rows = db.execute(
         select(Prediction.item_id, Prediction.adapter_version, Prediction.emotions, Prediction.intensity,
@@ -155,7 +158,7 @@ def _corrected_predictions(db: Any, project_id: int, threshold: float) -> dict[t
     out = {}
     for r in rows:
         cause = None if r.cause_start is None or r.cause_end is None else (r.cause_start, r.cause_end)
-        c = predicted_coding(r.item_id, r.adapter_version, r.emotions, r.intensity, cause, threshold)
+        c = predicted_coding(r.item_id, r.adapter_version, r.emotions, r.intensity, cause, thresholds(r.adapter_version))
         out[(r.item_id, r.adapter_version)] = {"adapter_version": r.adapter_version, "emotions": sorted(c.emotions),
                                                "intensity": c.intensity, "cause": list(cause) if cause else None}
     return out
@@ -176,5 +179,6 @@ def _as_span(value: list[int] | None) -> tuple[int, int] | None:
 def _data_hash(train: list[ConsensusItem], gold: list[ConsensusItem]) -> str:
     """A hash of exactly what training and evaluation see (texts by content hash)."""
     rows = [[split, content_hash(i.text), sorted(i.emotions), i.intensity, i.cause, i.corrected_from]
+            + ([sorted(i.intensities.items())] if i.intensities else [])
             for split, items in (("train", train), ("gold", gold)) for i in items]
     return bytes_hash(json.dumps(rows, sort_keys=True).encode())

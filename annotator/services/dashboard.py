@@ -18,10 +18,10 @@ from sqlalchemy import Text, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.consensus import from_humans, from_machine
+from annotator.consensus import Thresholds, decided, from_humans, from_machine
 from annotator.services.adapters import active_adapter
 from annotator.services.jobs import list_jobs
-from annotator.services.projects import emotion_threshold
+from annotator.services.projects import decision_thresholds
 from annotator.tables import AgreementReport, Annotation, Item, Job, Prediction, Project
 
 REVIEW_ORDERS = ("confidence", "disagreement")
@@ -53,7 +53,7 @@ def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
     One row per (label, source) with a count; every label of the taxonomy is present.
     """
     project = repo.get_project_or_raise(db, project_name)
-    threshold = emotion_threshold(project)
+    thresholds = decision_thresholds(db, project)
     active = active_adapter(db, project)
     preferred = active.version if active else None
     humans: dict[int, list[Any]] = defaultdict(list)
@@ -79,7 +79,7 @@ def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
             continue
         versions = list(rows)  # newest first
         chosen = next((r for r in versions if r[1] == preferred), versions[0])
-        counts.update((label, "model") for label, p in orjson.loads(chosen[2]).items() if p >= threshold)
+        counts.update((label, "model") for label in decided(orjson.loads(chosen[2]), thresholds(chosen[1])))
     sources = sorted({source for _, source in counts} or {"model"})
     return [{"label": label, "source": source, "items": counts[(label, source)]}
             for label in project.labels for source in sources]
@@ -119,6 +119,7 @@ class ReviewItem:
     cause_start: int | None
     cause_end: int | None
     confidence: float | None
+    intensities: dict[str, float] | None = None  # per emotion (one-pass predictions)
     disagreement: float | None = None
     other_annotations: list[dict[str, Any]] = field(default_factory=list)
 
@@ -145,8 +146,8 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
     if order not in REVIEW_ORDERS:
         raise ValueError(f"unknown order {order!r}; use one of: {', '.join(REVIEW_ORDERS)}")
     project = repo.get_project_or_raise(db, project_name)
-    threshold = emotion_threshold(project)
     version = reference_version(db, project)
+    threshold = decision_thresholds(db, project)(version)
     mine = exists().where(Annotation.item_id == Item.id, Annotation.annotator == annotator)
     if order == "confidence":
         if version is None:
@@ -160,7 +161,7 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
     return _by_disagreement(db, project, annotator, version, threshold, limit, mine)
 
 
-def _by_disagreement(db: Session, project: Project, annotator: str, version: str | None, threshold: float,
+def _by_disagreement(db: Session, project: Project, annotator: str, version: str | None, threshold: Thresholds,
                      limit: int, mine: Any) -> list[ReviewItem]:
     others = exists().where(Annotation.item_id == Item.id, Annotation.annotator != annotator,
                             Annotation.status == "accepted")
@@ -198,13 +199,14 @@ def disagreement(label_sets: list[set[str]]) -> float:
     return 1.0 - sum(sims) / len(sims)
 
 
-def _review_item(item: Item, pred: Prediction | None, threshold: float) -> ReviewItem:
+def _review_item(item: Item, pred: Prediction | None, threshold: Thresholds) -> ReviewItem:
     if pred is None:
         return ReviewItem(item.id, item.text, None, {}, [], None, None, None, None)
     best = from_machine(pred, threshold)
     probs = dict(sorted((best.scores or {}).items(), key=lambda kv: -kv[1]))
     return ReviewItem(item.id, item.text, pred.adapter_version, probs, best.emotions, pred.intensity,
-                      pred.cause_start, pred.cause_end, pred.confidence)
+                      pred.cause_start, pred.cause_end, pred.confidence,
+                      intensities={k: float(v) for k, v in (pred.intensities or {}).items()} or None)
 
 
 def review_item(db: Session, project_name: str, item_id: int) -> ReviewItem:
@@ -215,7 +217,7 @@ def review_item(db: Session, project_name: str, item_id: int) -> ReviewItem:
         raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
     version = reference_version(db, project)
     pred = db.scalar(select(Prediction).where(Prediction.item_id == item_id, Prediction.adapter_version == version))
-    return _review_item(item, pred, emotion_threshold(project))
+    return _review_item(item, pred, decision_thresholds(db, project)(version))
 
 
 def cause_span(text: str, phrase: str, near: int | None = None) -> tuple[int, int] | None:
@@ -240,10 +242,12 @@ def cause_span(text: str, phrase: str, near: int | None = None) -> tuple[int, in
 
 def save_correction(db: Session, project_name: str, item_id: int, annotator: str, emotions: list[str],
                     intensity: float | None, cause: tuple[int, int] | None, *,
+                    intensities: dict[str, float] | None = None,
                     based_on_adapter: str | None = None, lead_time: float | None = None) -> Annotation:
     """Store (insert or replace) ``annotator``'s labels for one item, with source 'dashboard'.
 
-    Refuses labels outside the taxonomy, an intensity outside [0, 1] and a cause span outside the text.
+    ``intensities``: an intensity per chosen emotion (those of emotions not chosen are dropped). Refuses
+    labels outside the taxonomy, an intensity outside [0, 1] and a cause span outside the text.
     """
     project = repo.get_project_or_raise(db, project_name)
     item = db.get(Item, item_id)
@@ -252,13 +256,16 @@ def save_correction(db: Session, project_name: str, item_id: int, annotator: str
     unknown = sorted(set(emotions) - set(project.labels))
     if unknown:
         raise ValueError(f"labels not in the project's taxonomy: {', '.join(unknown)}")
-    if intensity is not None and not 0.0 <= intensity <= 1.0:
-        raise ValueError(f"intensity must be between 0 and 1, got {intensity}")
+    per_emotion = {label: float(v) for label, v in (intensities or {}).items() if label in emotions and v is not None}
+    for name, value in [("intensity", intensity), *((f"intensity of {k}", v) for k, v in per_emotion.items())]:
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, got {value}")
     if cause is not None and not 0 <= cause[0] < cause[1] <= len(item.text):
         raise ValueError(f"cause span {cause} is outside the text (0..{len(item.text)})")
     row = {
         "item_id": item_id, "annotator": annotator, "emotions": sorted(set(emotions), key=project.labels.index),
-        "intensity": intensity, "cause_start": cause[0] if cause else None, "cause_end": cause[1] if cause else None,
+        "intensity": intensity, "intensities": per_emotion or None,
+        "cause_start": cause[0] if cause else None, "cause_end": cause[1] if cause else None,
         "cause_text": item.text[cause[0]:cause[1]] if cause is not None else None,
         "based_on_adapter": based_on_adapter, "lead_time": lead_time,
     }

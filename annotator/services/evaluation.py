@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,15 @@ if TYPE_CHECKING:
     from models.tasks.base import Example as GoldExample
 
 
+@dataclass
+class Evaluation:
+    """A labeler's metrics on gold examples, the predictions they come from, and the thresholds it decided at."""
+
+    metrics: dict[str, float]
+    predictions: list["Prediction"]
+    thresholds: float | dict[str, float]
+
+
 def score_examples(
     adapter_path: Path | None,
     examples: Sequence["GoldExample"],
@@ -27,32 +37,35 @@ def score_examples(
     *,
     device: str = "auto",
     batch_size: int = 32,
-) -> tuple[dict[str, float], list["Prediction"]]:
-    """Metrics of the labeler ``base + adapter_path`` (the bare base when ``None``) on gold examples, and
-    the predictions they were computed from.
+) -> Evaluation:
+    """Metrics of the labeler ``base + adapter_path`` (the bare base when ``None``) on gold examples, the
+    predictions they were computed from, and the decision thresholds (a one-pass adapter's tuned ones per
+    label, else 0.5).
 
     ``examples`` are ``models.tasks.base.Example`` (``None`` fields are not scored). Keys, where the gold
     has the field: ``emotion_macro_f1``, ``emotion_micro_f1``, ``emotion_jaccard``, ``emotion_ece``,
-    ``intensity_pearson``, ``intensity_mae``, ``cause_token_f1``, ``cause_exact``, ``cause_f1`` (character
-    overlap), plus ``n_examples``, ``n_emotions``, ``n_intensity``, ``n_cause``.
+    ``intensity_pearson`` (mean over gold emotions, and ``intensity_pearson/<emotion>``), ``intensity_mae``,
+    ``cause_token_f1``, ``cause_exact``, ``cause_f1`` (character overlap), plus ``n_examples``,
+    ``n_emotions``, ``n_intensity``, ``n_cause``.
     """
-    from models.labeler import Labeler
+    from models.labeler import open_labeler
     from models.training.metrics import all_metrics
 
     if not examples:
         raise ValueError("no gold examples to evaluate on")
     settings = get_settings()
-    labeler = Labeler(base_spec(), adapter_path, tuple(labels), resolve_device(device),
-                      cache_dir=settings.cache_dir)
+    labeler = open_labeler(base_spec(), adapter_path, tuple(labels), resolve_device(device),
+                           cache_dir=settings.cache_dir)
     predictions = labeler.predict([example.text for example in examples], batch_size=batch_size)
-    metrics = all_metrics(examples, predictions, labeler.labels)
+    thresholds = labeler.thresholds or 0.5
+    metrics = all_metrics(examples, predictions, labeler.labels, thresholds)
     metrics.update(
         n_examples=float(len(examples)),
         n_emotions=float(sum(e.emotions is not None for e in examples)),
-        n_intensity=float(sum(e.intensity is not None for e in examples)),
+        n_intensity=float(sum(e.intensity is not None or bool(e.intensities) for e in examples)),
         n_cause=float(sum(e.cause is not None for e in examples)),
     )
-    return metrics, predictions
+    return Evaluation(metrics, predictions, thresholds)
 
 
 def gold_examples(spec: DataSpec, taxonomy: Taxonomy, split: str | None = "dev", seed: int = 0) -> list["GoldExample"]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.consensus import best_labels
+from annotator.consensus import Thresholds, best_labels
 from annotator.db import session_scope
-from annotator.services.projects import emotion_threshold
+from annotator.services.projects import decision_thresholds
 from annotator.tables import Adapter, Annotation, Item, Prediction
 
 EXPORT_FORMATS = ("jsonl", "csv", "hf")
@@ -39,6 +39,7 @@ class ExportSummary:
 def _prediction_dict(p: Prediction) -> dict[str, Any]:
     return {
         "adapter_version": p.adapter_version, "emotions": p.emotions, "intensity": p.intensity,
+        "intensities": p.intensities,
         "cause": None if p.cause_start is None else {"start": p.cause_start, "end": p.cause_end, "text": p.cause_text},
         "confidence": p.confidence, "provenance": p.provenance, "created_at": p.created_at.isoformat(),
     }
@@ -46,7 +47,7 @@ def _prediction_dict(p: Prediction) -> dict[str, Any]:
 
 def _annotation_dict(a: Annotation) -> dict[str, Any]:
     return {
-        "annotator": a.annotator, "emotions": a.emotions, "intensity": a.intensity,
+        "annotator": a.annotator, "emotions": a.emotions, "intensity": a.intensity, "intensities": a.intensities,
         "cause": None if a.cause_start is None else {"start": a.cause_start, "end": a.cause_end, "text": a.cause_text},
         "source": a.source, "status": a.status, "rejection_reason": a.rejection_reason,
         "lead_time": a.lead_time, "created_at": a.created_at.isoformat(),
@@ -56,22 +57,23 @@ def _annotation_dict(a: Annotation) -> dict[str, Any]:
 def iter_export_rows(db: Session, project_name: str, include_raw: bool = False) -> Iterator[dict[str, Any]]:
     """One dict per item, in id order: text, best labels, their provenance, and optionally all raw labels."""
     project = repo.get_project_or_raise(db, project_name)
-    threshold = emotion_threshold(project)
+    thresholds = decision_thresholds(db, project)
     active = db.get(Adapter, project.active_adapter_id).version if project.active_adapter_id else None
     for page in repo.iter_item_pages(db, project.id):
         ids = [item.id for item in page]
         preds = repo.predictions_for_items(db, ids)
         anns = repo.annotations_for_items(db, ids)
         for item in page:
-            yield _row(item, preds[item.id], anns[item.id], threshold, active, include_raw)
+            yield _row(item, preds[item.id], anns[item.id], thresholds, active, include_raw)
 
 
-def _row(item: Item, preds: list[Prediction], anns: list[Annotation], threshold: float, active: str | None,
-         include_raw: bool) -> dict[str, Any]:
-    best = best_labels(anns, preds, threshold=threshold, preferred_adapter=active)
+def _row(item: Item, preds: list[Prediction], anns: list[Annotation], thresholds: Callable[[str], Thresholds],
+         active: str | None, include_raw: bool) -> dict[str, Any]:
+    best = best_labels(anns, preds, thresholds=thresholds, preferred_adapter=active)
     row: dict[str, Any] = {
         "id": item.id, "external_id": item.external_id, "text": item.text, "meta": item.meta,
-        "emotions": best.emotions, "scores": best.scores, "intensity": best.intensity, "cause": best.cause,
+        "emotions": best.emotions, "scores": best.scores, "intensity": best.intensity,
+        "intensities": best.intensities, "cause": best.cause,
         "label_source": best.source, "adapter_version": best.adapter_version, "annotators": best.annotators,
     }
     if include_raw:
@@ -105,7 +107,7 @@ def _write_jsonl(rows: Iterator[dict[str, Any]], out: Path) -> ExportSummary:
 
 
 CSV_COLUMNS = ["id", "external_id", "text", "emotions", "intensity", "cause_start", "cause_end", "cause_text",
-               "label_source", "adapter_version", "annotators", "scores", "meta"]
+               "label_source", "adapter_version", "annotators", "scores", "intensities", "meta"]
 
 
 def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> ExportSummary:
@@ -122,6 +124,7 @@ def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> 
                 "emotions": ";".join(row["emotions"]), "annotators": ";".join(row["annotators"]),
                 "cause_start": cause.get("start"), "cause_end": cause.get("end"), "cause_text": cause.get("text"),
                 "scores": json.dumps(row["scores"]) if row["scores"] is not None else "",
+                "intensities": json.dumps(row["intensities"]) if row["intensities"] is not None else "",
                 "meta": json.dumps(row["meta"], ensure_ascii=False) if row["meta"] is not None else "",
             }
             if include_raw:
@@ -140,7 +143,9 @@ def _hf_schema(labels: list[str], include_raw: bool) -> Any:
         ("id", pa.int64()), ("external_id", pa.string()), ("text", pa.string()),
         ("emotions", pa.list_(pa.string())),
         ("scores", pa.struct([(label, pa.float64()) for label in labels])),
-        ("intensity", pa.float64()), ("cause", span), ("label_source", pa.string()),
+        ("intensity", pa.float64()),
+        ("intensities", pa.struct([(label, pa.float64()) for label in labels])),
+        ("cause", span), ("label_source", pa.string()),
         ("adapter_version", pa.string()), ("annotators", pa.list_(pa.string())), ("meta", pa.string()),
     ]
     if include_raw:

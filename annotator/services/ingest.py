@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.bloom import BloomFilter
+from annotator.datasets.types import LABEL_ERROR
 from annotator.db import session_scope
 from annotator.hashing import bytes_hash, content_hash
 from annotator.sources import STDIN, Record, SourceError, detect_format, excerpt, fingerprint, iter_records
@@ -80,6 +81,7 @@ class IngestSummary:
     duplicates: int = 0
     rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    label_errors: int = 0  # dataset rows kept without their gold label (``label_error`` in their metadata)
     resumed_from: int = 0
     position: int = 0  # the last input line (row) committed: where a resumed run starts
     bytes_read: int = 0
@@ -111,6 +113,7 @@ class PreparedBatch:
     rows: int
     last_line: int
     nbytes: int
+    label_errors: int = 0
 
 
 def ingest(engine: Engine, project_name: str, source: str, options: IngestOptions,
@@ -327,7 +330,7 @@ def prepare_batch(records: list[Record], options: IngestOptions) -> PreparedBatc
     lines: list[int] = []
     raws: list[bytes] = []
     bad: list[tuple[int, str, str, bytes]] = []
-    nbytes = 0
+    nbytes = label_errors = 0
     for rec in records:
         nbytes += len(rec.raw)
         if rec.reason is not None:
@@ -351,6 +354,7 @@ def prepare_batch(records: list[Record], options: IngestOptions) -> PreparedBatc
         if reason is not None:
             bad.append((rec.line_number, reason, message, rec.raw))
             continue
+        label_errors += LABEL_ERROR in fields
         if len(fields) > 1 + (ext is not None):
             extra = {k: v for k, v in fields.items() if k != text_field and k != id_field}
             metas.append(dumps(extra, default=str).decode())
@@ -362,7 +366,7 @@ def prepare_batch(records: list[Record], options: IngestOptions) -> PreparedBatc
         lines.append(rec.line_number)
         raws.append(rec.raw)
     return PreparedBatch(repo.ItemColumns(ext_ids, texts, hashes, metas), lines, raws, bad, len(records),
-                         records[-1].line_number if records else 0, nbytes)
+                         records[-1].line_number if records else 0, nbytes, label_errors)
 
 
 def _check_text(text: Any, text_field: str, limit: int) -> tuple[str | None, str]:
@@ -405,6 +409,7 @@ def _store_batch(engine: Engine, project_id: int, run_id: int, source: str, batc
                                           for line, reason, message, raw in bad])
             rows, position = batch.rows, batch.last_line
             summary.bytes_read += batch.nbytes
+            summary.label_errors += batch.label_errors
         repo.advance_run(conn, run_id, position, inserted, duplicates, len(bad), finished=finished)
     summary.position = position
     summary.rows_read += rows

@@ -26,6 +26,7 @@ from annotator.services.jobs import (
     mark_running,
     queue_name,
 )
+from annotator.services.adapters import ensure_adapter_row
 from annotator.services.training import base_spec, default_adapter_path, resolve_device
 from annotator.settings import get_settings
 from annotator.tables import Adapter, Job, Project
@@ -46,29 +47,40 @@ class AdapterChoice:
 
     version: str
     path: str | None
+    shipped: bool = False  # the shipped default adapter (ANNOTATOR_DEFAULT_ADAPTER)
 
 
 def resolve_adapter(db: Any, project: Project, adapter: str | None) -> AdapterChoice:
     """``adapter`` as a registered version or an adapter folder; by default the project's active adapter,
-    else the shipped default adapter, else the zero-shot base ("base")."""
-    from models.labeler import BASE_VERSION, adapter_version
+    else the shipped default adapter if it serves the project's labels, else the zero-shot base ("base").
+
+    An adapter asked for by name must be able to label the project (a one-pass adapter needs a head for its
+    labels): ValueError otherwise.
+    """
+    from models.adapters import BASE_VERSION, adapter_version, head_taxonomies, serves
 
     if adapter:
         row = db.scalar(select(Adapter).where(Adapter.version == adapter))
         if row is not None:
-            return AdapterChoice(row.version, row.path)
-        if Path(adapter).is_dir():
-            return AdapterChoice(adapter_version(Path(adapter)), str(Path(adapter).resolve()))
-        if adapter == BASE_VERSION:
+            choice = AdapterChoice(row.version, row.path)
+        elif Path(adapter).is_dir():
+            choice = AdapterChoice(adapter_version(Path(adapter)), str(Path(adapter).resolve()))
+        elif adapter == BASE_VERSION:
             return AdapterChoice(BASE_VERSION, None)
-        raise repo.NotFound(f"no adapter {adapter!r}: give a registered version, an adapter folder, or 'base'")
+        else:
+            raise repo.NotFound(f"no adapter {adapter!r}: give a registered version, an adapter folder, or 'base'")
+        if choice.path is not None and not serves(Path(choice.path), project.labels):
+            heads = ", ".join(head_taxonomies(Path(choice.path))) or "none"
+            raise ValueError(f"adapter {choice.version} has no head for project {project.name!r}'s "
+                             f"{len(project.labels)} labels (its heads: {heads}); retrain it on the project")
+        return choice
     if project.active_adapter_id is not None:
         row = db.get(Adapter, project.active_adapter_id)
         if row is not None:
             return AdapterChoice(row.version, row.path)
-    shipped = default_adapter_path()
+    shipped = default_adapter_path(tuple(project.labels))
     if shipped is not None:
-        return AdapterChoice(adapter_version(shipped), str(shipped))
+        return AdapterChoice(adapter_version(shipped), str(shipped), shipped=True)
     return AdapterChoice(BASE_VERSION, None)
 
 
@@ -96,6 +108,8 @@ def start_prelabel(
     with session_scope(engine) as db:
         row = repo.get_project_or_raise(db, project)
         choice = resolve_adapter(db, row, adapter)
+        if choice.path is not None:  # a row for every adapter that labels: its version and thresholds are known
+            ensure_adapter_row(db, Path(choice.path), status="default" if choice.shipped else "candidate")
         top = repo.max_item_id(db, row.id)
         params = {"adapter_path": choice.path, "batch_size": size, "only_missing": only_missing,
                   "untouched_only": untouched_only, "max_item_id": top}
@@ -183,7 +197,7 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
         except ModelLoadError as exc:
             fail_job(engine, job_id, str(exc))
             raise
-        predictions = labeler.predict([text for _, text in todo], batch_size=min(len(todo), 32))
+        predictions = labeler.predict([text for _, text in todo], batch_size=min(len(todo), 64))
         if predictions and predictions[0].adapter_version != version:
             message = (f"the adapter at {params.get('adapter_path')} is version {predictions[0].adapter_version}, "
                        f"the job expects {version}")
@@ -240,7 +254,7 @@ def describe_labeler_target() -> dict[str, str]:
 def _build_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
     settings = get_settings()
     try:
-        from models.labeler import Labeler
+        from models.labeler import open_labeler
     except ImportError as exc:
         raise ModelLoadError(
             f"the labeler needs the ML extra: pip install 'emo-annotator[ml]' ({exc})"
@@ -254,9 +268,9 @@ def _build_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
         raise ModelLoadError(f"adapter folder {adapter_path} does not exist on this worker "
                              "(mount the adapters directory, ANNOTATOR_ADAPTERS_DIR, on every worker)")
     try:
-        return Labeler(base, Path(adapter_path) if adapter_path else None, labels,
-                       device=resolve_device(settings.device), backend=_backend_name(),
-                       cache_dir=settings.cache_dir)
+        return open_labeler(base, Path(adapter_path) if adapter_path else None, labels,
+                            device=resolve_device(settings.device), backend=_backend_name(),
+                            cache_dir=settings.cache_dir)
     except Exception as exc:  # any failure to load is permanent for this worker: say what and where
         raise ModelLoadError(f"cannot load the labeler (base {settings.base_model!r}, adapter {adapter_path}, "
                              f"device {settings.device!r}): {type(exc).__name__}: {exc}") from exc
@@ -273,6 +287,7 @@ def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any) ->
         "adapter_version": prediction.adapter_version,
         "emotions": prediction.emotions,
         "intensity": prediction.intensity,
+        "intensities": prediction.intensities,
         "cause_start": cause[0] if cause else None,
         "cause_end": cause[1] if cause else None,
         "cause_text": cause[2] if cause else None,

@@ -39,6 +39,7 @@ from annotator.settings import Settings, get_settings
 from annotator.tables import Adapter, Project, TrainingRun, utcnow
 
 if TYPE_CHECKING:
+    from annotator.consensus import Thresholds
     from models.tasks.base import Example
     from models.training.dpo import PreferencePair
 
@@ -61,6 +62,7 @@ class RetrainParams:
     learning_rate: float = 2e-4
     dpo_learning_rate: float = 5e-5
     dpo_beta: float = 0.1
+    preference_weight: float = 0.0
     max_examples: int = 20000
     max_pairs: int = 5000
     max_gold: int = 2000
@@ -81,7 +83,8 @@ def retrain_params(overrides: dict[str, Any] | None, settings: Settings | None =
     defaults = RetrainParams(
         sft_steps=s.retrain_sft_steps, dpo_steps=s.retrain_dpo_steps, batch_size=s.retrain_batch_size,
         learning_rate=s.retrain_learning_rate, dpo_learning_rate=s.retrain_dpo_learning_rate,
-        dpo_beta=s.retrain_dpo_beta, max_examples=s.retrain_max_examples, max_pairs=s.retrain_max_pairs,
+        dpo_beta=s.retrain_dpo_beta, preference_weight=s.retrain_preference_weight,
+        max_examples=s.retrain_max_examples, max_pairs=s.retrain_max_pairs,
         max_gold=s.retrain_max_gold, primary_metric=s.retrain_primary_metric, margin=s.retrain_margin,
         tolerance=s.retrain_tolerance, seed=s.retrain_seed, device=s.device,
     )
@@ -128,7 +131,7 @@ def run_retrain_job(engine: Engine, job_id: int) -> dict[str, Any]:
         params = retrain_params(job.params)
         start = resolve_adapter(db, proj, params.from_version)
         current = resolve_adapter(db, proj, None)  # what labels the project now: the candidate's rival
-        run = TrainingRun(project_id=proj.id, kind="sft+dpo" if params.dpo_steps else "sft", state="running",
+        run = TrainingRun(project_id=proj.id, kind="pending", state="running",
                           from_adapter=start.version, params={**dataclasses.asdict(params), "job_id": job_id},
                           started_at=utcnow())
         db.add(run)
@@ -198,7 +201,8 @@ def consensus_example(item: Any) -> "Example":
     from models.tasks.base import Example
 
     cause = tuple(item.cause) if item.cause is not None else None
-    return Example(text=item.text, emotions=frozenset(item.emotions), intensity=item.intensity, cause=cause)
+    return Example(text=item.text, emotions=frozenset(item.emotions), intensity=item.intensity, cause=cause,
+                   intensities=dict(item.intensities) if getattr(item, "intensities", None) else None)
 
 
 def correction_pairs(items: Sequence[Any]) -> list["PreferencePair"]:
@@ -241,7 +245,54 @@ def consensus_dataset(engine: Engine, project: str) -> Any:
 def train_candidate(project: str, labels: tuple[str, ...], examples: Sequence["Example"],
                     pairs: Sequence["PreferencePair"], params: RetrainParams,
                     start: AdapterChoice) -> tuple[Path, dict[str, Any]]:
-    """SFT from the starting adapter, then DPO on ``pairs``; write the candidate, return its folder and metrics."""
+    """Train the candidate from the starting adapter; write it, return its folder and training metrics.
+
+    A one-pass start (or none: a fresh one-pass adapter) continues the one-pass readout: LoRA and the head
+    for the project's labels, with the EmPO ranking term on ``pairs`` when ``preference_weight`` > 0. An
+    instruction-readout start gets SFT, then DPO on ``pairs``.
+    """
+    from models.adapters import is_onepass
+
+    if start.path is not None and not is_onepass(Path(start.path)):
+        return _train_instruction(project, labels, examples, pairs, params, start)
+    return _train_onepass(project, labels, examples, pairs, params, start)
+
+
+def _train_onepass(project: str, labels: tuple[str, ...], examples: Sequence["Example"],
+                   pairs: Sequence["PreferencePair"], params: RetrainParams,
+                   start: AdapterChoice) -> tuple[Path, dict[str, Any]]:
+    from models.adapters import head_taxonomies
+    from models.onepass.train import fit_onepass, save_onepass
+    from models.training.config import ModelConfig, OnePassConfig, ReadoutConfig, TrainConfig
+
+    from annotator.services.training import base_spec, resolve_device
+
+    settings = get_settings()
+    heads = head_taxonomies(Path(start.path)) if start.path else {}
+    head = next((name for name, own in heads.items() if set(own) == set(labels)), f"project-{_safe(project)}")
+    tagged = [dataclasses.replace(e, taxonomy=head) for e in examples]
+    rejected = [dataclasses.replace(p.rejected, taxonomy=head) for p in pairs]
+    cfg = OnePassConfig(
+        readout=ReadoutConfig(taxonomies={head: labels}, frozen_layers=0, holdout_fraction=0.1,
+                              preference_weight=params.preference_weight),
+        train=TrainConfig(output_dir=settings.adapters_dir / _safe(project), learning_rate=params.learning_rate,
+                          max_steps=params.sft_steps, batch_size=params.batch_size, seed=params.seed,
+                          run_name=f"retrain-{_safe(project)}", progress=False),
+        model=ModelConfig(base=base_spec(), cache_dir=settings.cache_dir, device=resolve_device(params.device)),
+    )
+    fitted = fit_onepass(cfg, tagged, init_adapter=Path(start.path) if start.path else None, rejected=rejected)
+    metrics: dict[str, Any] = {"sft_steps": fitted.meta["steps"], "sft_seconds": fitted.meta["train_seconds"],
+                               "sft_loss_first": fitted.meta["losses"][0], "sft_loss_last": fitted.meta["losses"][-1],
+                               "preference_weight": params.preference_weight,
+                               "preference_items": fitted.meta["data"]["n_corrections"]}
+    kind = "onepass+pref" if params.preference_weight > 0 and metrics["preference_items"] else "onepass"
+    fitted.meta.update(kind=kind, retrain=metrics, start_adapter=start.version)
+    return save_onepass(fitted, cfg.train.output_dir, cfg.train.run_name), metrics
+
+
+def _train_instruction(project: str, labels: tuple[str, ...], examples: Sequence["Example"],
+                       pairs: Sequence["PreferencePair"], params: RetrainParams,
+                       start: AdapterChoice) -> tuple[Path, dict[str, Any]]:
     from models.training.config import DataConfig, ModelConfig, SFTConfig, TrainConfig
     from models.training.dpo import DPOConfig, fit_dpo
     from models.training.sft import fit, save_adapter
@@ -281,21 +332,22 @@ def evaluate(adapter_path: Path | None, gold: Sequence["Example"], labels: Seque
     """
     from annotator.services.evaluation import score_examples
 
-    scored, predictions = score_examples(adapter_path, gold, labels, device=params.device)
-    metrics = {k: float(v) for k, v in scored.items()
+    scored = score_examples(adapter_path, gold, labels, device=params.device)
+    metrics = {k: float(v) for k, v in scored.metrics.items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("n_")}
-    agreement = alpha_against_consensus(gold, [p.emotions for p in predictions])
+    agreement = alpha_against_consensus(gold, [p.emotions for p in scored.predictions], scored.thresholds)
     if agreement is not None:
         metrics["alpha_emotions"] = agreement
     return metrics
 
 
 def alpha_against_consensus(gold: Sequence["Example"], scores: Sequence[dict[str, float]],
-                            threshold: float = 0.5) -> float | None:
+                            threshold: "Thresholds" = 0.5) -> float | None:
     """Alpha (MASI distance on emotion sets, helper AGREE's code) of the thresholded predictions and the
     consensus as two coders; None when undefined."""
     from annotator.agreement.alpha import alpha
     from annotator.agreement.matrix import Coding, value_counts
+    from annotator.consensus import decided
 
     codings, texts = [], {}
     for i, (example, probs) in enumerate(zip(gold, scores)):
@@ -303,7 +355,7 @@ def alpha_against_consensus(gold: Sequence["Example"], scores: Sequence[dict[str
             continue
         texts[i] = example.text
         codings.append(Coding(i, "consensus", frozenset(example.emotions)))
-        codings.append(Coding(i, "adapter", frozenset(k for k, p in probs.items() if p >= threshold)))
+        codings.append(Coding(i, "adapter", frozenset(decided(probs, threshold))))
     return alpha(value_counts(codings, "emotions", texts)) if codings else None
 
 
@@ -315,15 +367,14 @@ def _record(engine: Engine, run_id: int, project: str, candidate_path: Path, dat
             train_metrics: dict[str, Any], decision: GateDecision, current: AdapterChoice, params: RetrainParams,
             seconds: float) -> str:
     """Write the candidate's Adapter row, promote it if the gate said so, and close the TrainingRun."""
-    from annotator.services.adapters import promote_adapter
+    from annotator.services.adapters import adapter_row_values, promote_adapter
     from annotator.services.training import adapter_meta
 
     meta = adapter_meta(candidate_path)
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
         run = db.get(TrainingRun, run_id)
-        adapter = Adapter(version=meta["version"], project_id=proj.id, base_model=meta["base"]["model_id"],
-                          base_model_hash=meta["base"]["sha256"], path=str(candidate_path.resolve()),
+        adapter = Adapter(**adapter_row_values(meta, candidate_path), project_id=proj.id,
                           metrics={"gold": candidate_metrics, "train": train_metrics}, status="rejected",
                           training_run_id=run_id)
         db.add(adapter)
@@ -331,7 +382,7 @@ def _record(engine: Engine, run_id: int, project: str, candidate_path: Path, dat
         if decision.promote:
             promote_adapter(db, proj, adapter.version)
         run.state, run.finished_at = "done", utcnow()
-        run.kind = "sft+dpo" if "dpo_loss_last" in train_metrics else "sft"  # no differing pair: no DPO ran
+        run.kind = meta.get("kind", "sft")  # what really ran (e.g. no differing pair: no DPO)
         run.candidate_adapter, run.data_hash = adapter.version, data_hash
         run.n_train, run.n_gold = n_train, n_gold
         run.decision, run.reason = ("promoted" if decision.promote else "refused"), decision.reason

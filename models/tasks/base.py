@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 from models.backends.base import Branch, BranchResult
@@ -17,12 +17,16 @@ class Example:
     ``intensity``: overall intensity in [0, 1].
     ``cause``: character span ``(start, end)`` of the cause in ``text``; an empty span ``(s, s)`` means
     "annotated: no cause in the text".
+    ``intensities``: intensity in [0, 1] per emotion where annotated (SemEval EI-reg gives one emotion's).
+    ``taxonomy``: the taxonomy ``emotions`` belong to (the one-pass readout trains a head per taxonomy).
     """
 
     text: str
     emotions: frozenset[str] | None = None
     intensity: float | None = None
     cause: tuple[int, int] | None = None
+    intensities: dict[str, float] | None = field(default=None, hash=False)
+    taxonomy: str | None = None
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,46 @@ class SFTConfig:
     data: DataConfig
     train: TrainConfig
     model: ModelConfig = field(default_factory=ModelConfig)
+
+
+@dataclass
+class ReadoutConfig:
+    """The one-pass readout: which heads to train, where the adapter starts, how the losses are weighed."""
+
+    taxonomies: dict[str, tuple[str, ...]] = field(
+        metadata={"help": "taxonomy name -> its labels, in order: one emotion/intensity head each"})
+    cause: bool = field(default=True, metadata={"help": "train the cause pointer"})
+    frozen_layers: int = field(default=18, metadata={"help": "lower layers without adapter; their output is "
+                                                              "computed once per example and kept"})
+    head_learning_rate: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate of the heads"})
+    emotion_weight: float = field(default=1.0, metadata={"help": "weight of the emotion loss (BCE summed over labels)"})
+    intensity_weight: float = field(default=10.0, metadata={"help": "weight of the intensity loss (squared error)"})
+    cause_weight: float = field(default=1.0, metadata={"help": "weight of the cause loss (start + end CE)"})
+    preference_weight: float = field(default=0.0, metadata={"help": "weight of the EmPO ranking term on corrected "
+                                                                      "answers (chosen labels above the rejected "
+                                                                      "ones and their Plutchik opposites)"})
+    max_text_tokens: int = field(default=128, metadata={"help": "text tokens read per item (the rest is cut)"})
+    holdout_fraction: float = field(default=0.05, metadata={"help": "share of items held out to tune the "
+                                                                     "thresholds and measure the run"})
+    checkpoint_every: int = field(default=100, metadata={"help": "steps between checkpoints (resumable runs)"})
+    min_intensity_examples: int = field(default=10, metadata={"help": "an emotion's own intensity output is used "
+                                                                        "once it was trained on this many items"})
+
+    def __post_init__(self) -> None:
+        self.taxonomies = {str(k): tuple(v) for k, v in self.taxonomies.items()}
+        if self.frozen_layers < 0 or self.max_text_tokens < 1 or self.checkpoint_every < 1:
+            raise ValueError("frozen_layers must be >= 0, max_text_tokens and checkpoint_every >= 1")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError("holdout_fraction must be in [0, 1)")
+        if min(self.emotion_weight, self.intensity_weight, self.cause_weight, self.preference_weight) < 0 \
+                or self.head_learning_rate <= 0:
+            raise ValueError("loss weights must be >= 0 and head_learning_rate > 0")
+
+
+@dataclass
+class OnePassConfig:
+    """Everything one one-pass training run needs."""
+
+    readout: ReadoutConfig
+    train: TrainConfig
+    model: ModelConfig = field(default_factory=ModelConfig)

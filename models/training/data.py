@@ -21,11 +21,16 @@ def example_from_dict(row: dict) -> Example:
         if not 0 <= start <= end <= len(text):
             raise ValueError(f"cause {cause} is outside the text ({len(text)} chars)")
         cause = (start, end)
+    intensities = row.get("intensities")
+    if intensities is None and intensity is not None and row.get("intensity_emotion"):
+        intensities = {row["intensity_emotion"]: intensity}
     return Example(
         text=text,
         emotions=frozenset(emotions) if emotions is not None else None,
         intensity=float(intensity) if intensity is not None else None,
         cause=cause,
+        intensities={str(k): float(v) for k, v in intensities.items()} if intensities else None,
+        taxonomy=row.get("taxonomy"),
     )
 
 
@@ -36,6 +41,8 @@ def example_to_dict(example: Example) -> dict:
         "emotions": sorted(example.emotions) if example.emotions is not None else None,
         "intensity": example.intensity,
         "cause": list(example.cause) if example.cause is not None else None,
+        "intensities": dict(sorted(example.intensities.items())) if example.intensities else None,
+        "taxonomy": example.taxonomy,
     }
 
 

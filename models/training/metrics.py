@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from models.labeler import Prediction
 from models.tasks.base import Example
 from models.tasks.cause.parser import trim_span
 
 
-def emotion_f1(gold: Sequence[Example], pred: Sequence[Prediction], labels: Sequence[str], threshold: float = 0.5) -> dict[str, float]:
-    """Micro and macro F1 of thresholded label probabilities, over examples with annotated emotions."""
+Thresholds = float | Mapping[str, float]
+
+
+def _threshold(thresholds: Thresholds, label: str) -> float:
+    return float(thresholds) if isinstance(thresholds, (int, float)) else float(thresholds.get(label, 0.5))
+
+
+def emotion_f1(gold: Sequence[Example], pred: Sequence[Prediction], labels: Sequence[str],
+               threshold: Thresholds = 0.5) -> dict[str, float]:
+    """Micro and macro F1 of thresholded label probabilities, over examples with annotated emotions.
+
+    ``threshold``: one for every label, or one per label (a label missing from the mapping uses 0.5).
+    """
     pairs = [(g, p) for g, p in zip(gold, pred) if g.emotions is not None and p.emotions]
     if not pairs:
         return {}
     per_label = []
     tp_all = fp_all = fn_all = 0
     for label in labels:
-        tp = sum(1 for g, p in pairs if label in g.emotions and p.emotions[label] >= threshold)
-        fp = sum(1 for g, p in pairs if label not in g.emotions and p.emotions[label] >= threshold)
-        fn = sum(1 for g, p in pairs if label in g.emotions and p.emotions[label] < threshold)
+        cut = _threshold(threshold, label)
+        tp = sum(1 for g, p in pairs if label in g.emotions and p.emotions[label] >= cut)
+        fp = sum(1 for g, p in pairs if label not in g.emotions and p.emotions[label] >= cut)
+        fn = sum(1 for g, p in pairs if label in g.emotions and p.emotions[label] < cut)
         tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
         if tp + fn:
             per_label.append(2 * tp / (2 * tp + fp + fn))
@@ -28,9 +40,22 @@ def emotion_f1(gold: Sequence[Example], pred: Sequence[Prediction], labels: Sequ
     return {"emotion_micro_f1": micro, "emotion_macro_f1": sum(per_label) / len(per_label) if per_label else 0.0}
 
 
+def intensity_pairs(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, list[tuple[float, float]]]:
+    """(gold, predicted) intensities by emotion: the gold emotion's own intensity where the prediction has one
+    per emotion (the one-pass readout), else the item's overall intensity; ``"*"`` for an item-level gold."""
+    pairs: dict[str, list[tuple[float, float]]] = {}
+    for g, p in zip(gold, pred):
+        targets = dict(g.intensities or {}) or ({"*": g.intensity} if g.intensity is not None else {})
+        for label, value in targets.items():
+            guess = p.intensities.get(label) if p.intensities and label in p.intensities else p.intensity
+            if guess is not None:
+                pairs.setdefault(label, []).append((float(value), float(guess)))
+    return pairs
+
+
 def intensity_mae(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, float]:
-    """Mean absolute error of intensity, over examples with an annotated intensity."""
-    errors = [abs(g.intensity - p.intensity) for g, p in zip(gold, pred) if g.intensity is not None and p.intensity is not None]
+    """Mean absolute error of intensity (see :func:`intensity_pairs`), over annotated intensities."""
+    errors = [abs(g - p) for pairs in intensity_pairs(gold, pred).values() for g, p in pairs]
     return {"intensity_mae": sum(errors) / len(errors)} if errors else {}
 
 
@@ -57,13 +82,13 @@ def cause_f1(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, f
     return {"cause_f1": sum(scores) / len(scores), "cause_exact": sum(exact) / len(exact)}
 
 
-def emotion_jaccard(gold: Sequence[Example], pred: Sequence[Prediction], threshold: float = 0.5) -> dict[str, float]:
+def emotion_jaccard(gold: Sequence[Example], pred: Sequence[Prediction], threshold: Thresholds = 0.5) -> dict[str, float]:
     """Mean per-example Jaccard index of gold and thresholded label sets (SemEval E-c's accuracy); both empty = 1."""
     scores = []
     for g, p in zip(gold, pred):
         if g.emotions is None or not p.emotions:
             continue
-        predicted = {label for label, prob in p.emotions.items() if prob >= threshold}
+        predicted = {label for label, prob in p.emotions.items() if prob >= _threshold(threshold, label)}
         union = predicted | set(g.emotions)
         scores.append(len(predicted & set(g.emotions)) / len(union) if union else 1.0)
     return {"emotion_jaccard": sum(scores) / len(scores)} if scores else {}
@@ -105,9 +130,19 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 def intensity_pearson(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, float]:
-    """Pearson r of intensity (SemEval EI-reg's official metric), over examples with an annotated intensity."""
-    pairs = [(g.intensity, p.intensity) for g, p in zip(gold, pred) if g.intensity is not None and p.intensity is not None]
-    return {"intensity_pearson": pearson([g for g, _ in pairs], [p for _, p in pairs])} if len(pairs) >= 2 else {}
+    """Pearson r of intensity (SemEval EI-reg's official metric), per gold emotion and their mean.
+
+    ``intensity_pearson`` is the mean over emotions with at least two pairs (SemEval's macro average over
+    anger, fear, joy and sadness); ``intensity_pearson/<emotion>`` each emotion's own.
+    """
+    per = {label: pearson([g for g, _ in pairs], [p for _, p in pairs])
+           for label, pairs in intensity_pairs(gold, pred).items() if len(pairs) >= 2}
+    if not per:
+        return {}
+    out = {"intensity_pearson": sum(per.values()) / len(per)}
+    if len(per) > 1 or "*" not in per:
+        out.update({f"intensity_pearson/{label}": r for label, r in sorted(per.items())})
+    return out
 
 
 def token_f1(gold: str, pred: str) -> float:
@@ -138,11 +173,12 @@ def cause_token_f1(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[
     return {"cause_token_f1": sum(scores) / len(scores)} if scores else {}
 
 
-def all_metrics(gold: Sequence[Example], pred: Sequence[Prediction], labels: Sequence[str]) -> dict[str, float]:
-    """Every metric that applies to the annotated fields."""
+def all_metrics(gold: Sequence[Example], pred: Sequence[Prediction], labels: Sequence[str],
+                thresholds: Thresholds = 0.5) -> dict[str, float]:
+    """Every metric that applies to the annotated fields (emotion decisions at ``thresholds``)."""
     return {
-        **emotion_f1(gold, pred, labels),
-        **emotion_jaccard(gold, pred),
+        **emotion_f1(gold, pred, labels, thresholds),
+        **emotion_jaccard(gold, pred, thresholds),
         **emotion_ece(gold, pred, labels),
         **intensity_pearson(gold, pred),
         **intensity_mae(gold, pred),

@@ -18,14 +18,15 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from models.backends.transformers import TransformersBackend, expand_cache
 from models.backends.tree import forward_packed, pack
 from models.base import BaseModel, load_model, load_tokenizer, resolve_base
-from models.labeler import ADAPTER_META, predict
+from models.adapters import ADAPTER_META
+from models.labeler import predict
 from models.tasks.base import Example
 from models.tasks.prompt import Prompter, TrainBranch, sample_background
 from models.tasks.registry import make_tasks
@@ -228,10 +229,11 @@ def round_to_half(model: torch.nn.Module) -> None:
 
 
 def save_adapter(model: torch.nn.Module, output_dir: Path, run_name: str, meta: dict[str, Any],
-                 half: bool = False) -> Path:
+                 half: bool = False, write_extra: Callable[[Path], None] | None = None) -> Path:
     """Write the adapter (safetensors) and its metadata into a new version folder, atomically.
 
     ``half``: store the LoRA weights as fp16 (see ``round_to_half``); loading casts them back.
+    ``write_extra(folder)``: writes further files (e.g. the one-pass heads) before the folder is published.
     """
     created = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     version = f"{run_name}-{created}-{meta['data']['sha256'][:8]}"
@@ -249,6 +251,8 @@ def save_adapter(model: torch.nn.Module, output_dir: Path, run_name: str, meta: 
         else:
             model.save_pretrained(tmp, safe_serialization=True)
         (tmp / "README.md").unlink(missing_ok=True)  # peft's model-card stub; the metadata JSON replaces it
+        if write_extra is not None:
+            write_extra(tmp)
         meta = {"version": target.name, "created_at": created, **meta}
         (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=2, sort_keys=False))
         os.rename(tmp, target)

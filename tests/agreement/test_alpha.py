@@ -139,5 +139,20 @@ def test_consensus_rules():
 
 def test_field_names_and_check():
     assert field_names(["joy", "fear"]) == ["emotion:joy", "emotion:fear", "emotions", "intensity", "cause"]
+    rated = [Coding(1, "a", frozenset({"fear"}), intensities=(("fear", 0.5),))]
+    assert field_names(["joy", "fear"], rated)[-1] == "intensity:fear"  # only emotions someone rated
+    assert check_fields(["intensity:joy"], ["joy", "fear"]) == ["intensity:joy"]
     with pytest.raises(ValueError, match="unknown field"):
         check_fields(["emotion:love"], ["joy", "fear"])
+    with pytest.raises(ValueError, match="unknown field"):
+        check_fields(["intensity:love"], ["joy", "fear"])
+
+
+def test_intensity_per_emotion_is_interval_alpha_over_the_coders_who_rated_it():
+    codings = [Coding(item, coder, frozenset({"joy"}), intensities=(("joy", value),))
+               for item, values in enumerate([(0.1, 0.12), (0.5, 0.52), (0.9, 0.88)])
+               for coder, value in zip("ab", values)]
+    codings.append(Coding(0, "c", frozenset({"anger"})))  # rated no joy: missing there, not a zero
+    data = value_counts(codings, "intensity:joy", {})
+    assert data.level == "interval" and data.n_items == 3
+    assert alpha(data) == pytest.approx(0.996, abs=0.005)

@@ -373,3 +373,19 @@ def test_rows_stored_by_another_writer_during_a_fresh_run_are_still_judged_right
                                                              "d": "new"}
     if engine.dialect.name == "postgresql":  # SQLite ignores the filter (INSERT OR IGNORE needs no lookups)
         assert seen.maybe_contains(["d", content_hash("new")]).all()
+
+
+def test_a_dataset_row_with_an_unknown_gold_label_is_kept_without_it_and_reported(engine, runner, tmp_path):
+    make_project(engine)
+    utterance = {"turn": 1, "speaker": "A", "utterance": "We won the cup!", "emotion": "happines"}  # RECCON's typo
+    other = {"turn": 2, "speaker": "B", "utterance": "Great news.", "emotion": "happiness"}
+    path = tmp_path / "dailydialog_test.json"
+    path.write_text(json.dumps({"tr_1": [[utterance, other]]}), encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(path), "-p", "p", "--format", "reccon", "--id-field", "id"])
+    assert result.exit_code == 0, result.output
+    assert "1 row(s) stored without their gold label" in " ".join(result.output.split())
+    stored = items(engine)
+    assert set(stored) == {"tr_1_1", "tr_1_2"}
+    assert stored["tr_1_1"].meta["gold"]["emotions"] is None
+    assert "unknown emotion 'happines'" in stored["tr_1_1"].meta["label_error"]
+    assert stored["tr_1_2"].meta["gold"]["emotions"] == ["joy"] and "label_error" not in stored["tr_1_2"].meta

@@ -9,7 +9,8 @@ import pytest
 
 from annotator.services.training import default_adapter_path
 from annotator.taxonomy import get_taxonomy
-from models.labeler import ADAPTER_META, Labeler
+from models.adapters import ADAPTER_META
+from models.labeler import Labeler
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p for p in (REPO / "adapters" / "default").glob("*/") if (p / ADAPTER_META).is_file())

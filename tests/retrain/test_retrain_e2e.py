@@ -31,7 +31,7 @@ from annotator.taxonomy import get_taxonomy
 pytestmark = pytest.mark.slow
 
 N_ITEMS, N_ANNOTATED = 36, 30
-TINY = {"sft_steps": 2, "dpo_steps": 2, "batch_size": 4}
+TINY = {"sft_steps": 2, "dpo_steps": 2, "batch_size": 4, "preference_weight": 1.0}
 # GoEmotions' own Ekman grouping (google-research/goemotions data/ekman_mapping.json); neutral maps to no emotion.
 # Six labels instead of 28 keep the labeler's answer trees, and so this test, about 4x cheaper on CPU.
 EKMAN = {
@@ -116,21 +116,24 @@ def test_retrain_promotes_then_refuses(shared_data, tmp_path, monkeypatch, runne
         job = db.get(Job, job_id)
         assert (job.state, job.kind, job.queue, job.done, job.total) == ("done", "retrain", "train", 4, 4)
         first = db.scalar(select(TrainingRun))
-        assert first.decision == "promoted" and first.kind == "sft+dpo" and first.from_adapter == "base"
+        # from the bare base, retraining builds the one-pass readout, with the EmPO term on the corrections
+        assert first.decision == "promoted" and first.kind == "onepass+pref" and first.from_adapter == "base"
+        assert first.metrics["train"]["preference_items"] > 0
         assert first.metrics["active_version"] == "base" and first.metrics["n_pairs"] > 0
         assert first.n_gold > 0 and first.n_train > 0 and len(first.data_hash) == 32
         _assert_decision_follows_metrics(first)
         candidate = db.scalar(select(Adapter).where(Adapter.version == first.candidate_adapter))
         assert candidate.status == "active" and candidate.training_run_id == first.id
         assert db.scalar(select(Project)).active_adapter_id == candidate.id
-        assert Path(candidate.path, "adapter_model.safetensors").is_file()
+        assert Path(candidate.path, "adapter_model.safetensors").is_file() and Path(candidate.path, "heads.safetensors").is_file()
+        assert candidate.readout == "onepass.v1" and set(candidate.thresholds["project-go"]) == set(taxonomy.labels)
         relabeled = set(db.scalars(select(Prediction.item_id).where(Prediction.adapter_version == candidate.version)))
         touched = set(db.scalars(select(Annotation.item_id)))
         assert len(relabeled) == N_ITEMS - N_ANNOTATED and not relabeled & touched
         assert job.result["relabel_job_id"] is not None
 
     # 2) through the CLI, with a margin no candidate can reach: refused, kept as 'rejected', active unchanged
-    for key, value in {"SFT_STEPS": 3, "DPO_STEPS": 2, "BATCH_SIZE": 4, "MARGIN": 1.0}.items():
+    for key, value in {"SFT_STEPS": 3, "DPO_STEPS": 2, "BATCH_SIZE": 4, "MARGIN": 1.0, "PREFERENCE_WEIGHT": 0}.items():
         monkeypatch.setenv(f"ANNOTATOR_RETRAIN_{key}", str(value))
     get_settings.cache_clear()
     result = runner.invoke(app, ["retrain", "--project", "go", "--json"], catch_exceptions=False)
@@ -139,7 +142,7 @@ def test_retrain_promotes_then_refuses(shared_data, tmp_path, monkeypatch, runne
     assert out["decision"] == "refused" and "less than the margin" in out["reason"]
     with session_scope(engine) as db:
         second = db.scalar(select(TrainingRun).order_by(TrainingRun.id.desc()))
-        assert second.id != first.id and second.decision == "refused"
+        assert second.id != first.id and second.decision == "refused" and second.kind == "onepass"
         assert second.from_adapter == first.candidate_adapter  # continued from the active adapter
         assert second.metrics["active_version"] == first.candidate_adapter
         assert second.data_hash == first.data_hash and second.n_gold == first.n_gold

@@ -5,29 +5,33 @@ from __future__ import annotations
 import pytest
 
 from annotator.datasets import CauseSpan, Example, read_dataset
-from annotator.datasets.convert import assign_split, map_emotions, to_training_record, training_records
+from annotator.datasets.convert import Skipped, assign_split, map_emotions, to_training_record, training_records
 from annotator.taxonomy import get_taxonomy
 from models.training.data import example_from_dict
 
 GO = get_taxonomy("goemotions")
 EC = get_taxonomy("semeval_ec")
+EK = get_taxonomy("ekman")
 
 
 @pytest.mark.parametrize(
     ("emotions", "source", "target", "expected"),
     [
-        (("joy", "love"), "semeval_ec", "goemotions", ["joy", "love"]),
-        (("joy", "trust"), "semeval_ec", "goemotions", None),  # trust has no GoEmotions label: not carried over
-        ((), "semeval_ec", "goemotions", ["neutral"]),  # E-c's "no emotion" row
-        ((), "goemotions", "semeval_ec", []),
+        (("joy", "love"), "semeval_ec", "goemotions", None),  # E-c cannot say "gratitude": no GoEmotions set
+        (("joy", "disgust"), "semeval_ec", "ekman", ["disgust", "joy"]),
+        (("joy", "trust"), "semeval_ec", "ekman", None),  # trust has no Ekman label: not carried over
+        ((), "semeval_ec", "ekman", []),  # E-c's "no emotion" row: no Ekman emotion either
         (("admiration",), "goemotions", "goemotions", ["admiration"]),
+        (("admiration", "annoyance", "grief"), "goemotions", "ekman", ["anger", "joy", "sadness"]),
+        (("neutral",), "goemotions", "ekman", []),  # the GoEmotions authors' Ekman grouping
         (("admiration",), "goemotions", "semeval_ec", None),
         (("joy",), "ekman_neutral", "goemotions", None),  # no table: RECCON's labels are left out
+        (("neutral",), "ekman_neutral", "ekman", []),
         (None, "goemotions", "goemotions", None),
     ],
 )
 def test_map_emotions(emotions, source, target, expected):
-    labels = GO.labels if target == "goemotions" else EC.labels
+    labels = {"goemotions": GO.labels, "semeval_ec": EC.labels, "ekman": EK.labels}[target]
     assert map_emotions(emotions, source, target, labels) == expected
 
 
@@ -52,25 +56,29 @@ def test_unsplit_datasets_get_a_stable_dev_share():
 
 
 @pytest.mark.parametrize(
-    ("folder", "fmt", "field"),
+    ("folder", "fmt", "field", "taxonomy"),
     [
-        ("goemotions", "goemotions", "emotions"),
-        ("semeval2018_task1_en", "semeval-ec", "emotions"),
-        ("semeval2018_task1_en", "semeval-ei-reg", "intensity"),
-        ("gne", "gne", "cause"),
-        ("emotion_stimulus", "emotion-stimulus", "cause"),
-        ("reccon", "reccon", "cause"),
+        ("goemotions", "goemotions", "emotions", GO),
+        ("semeval2018_task1_en", "semeval-ec", "emotions", EC),
+        ("semeval2018_task1_en", "semeval-ei-reg", "intensity", GO),
+        ("gne", "gne", "cause", GO),
+        ("emotion_stimulus", "emotion-stimulus", "cause", GO),
+        ("reccon", "reccon", "cause", GO),
     ],
 )
-def test_real_datasets_convert_to_valid_training_examples(shared_data, folder, fmt, field):
-    records = list(training_records(read_dataset(shared_data / folder, fmt), fmt, GO.name, GO.labels, "dev"))
+def test_real_datasets_convert_to_valid_training_examples(shared_data, folder, fmt, field, taxonomy):
+    records = list(training_records(read_dataset(shared_data / folder, fmt), fmt, taxonomy.name, taxonomy.labels, "dev"))
     assert len(records) > 30
     examples = [example_from_dict(r) for r in records]  # the trainer's own reader accepts every record
     assert all(getattr(e, field) is not None for e in examples)
+    assert all(r["taxonomy"] == taxonomy.name for r in records)
+    if field == "intensity":
+        assert {r["intensity_emotion"] for r in records} == {"anger", "fear", "joy", "sadness"}
+        assert all(e.intensities == {r["intensity_emotion"]: e.intensity} for r, e in zip(records, examples))
     others = {"emotions", "intensity", "cause"} - {field}
     assert all(getattr(e, other) is None for e in examples for other in others)
     if field == "emotions":
-        assert all(e.emotions and e.emotions <= set(GO.labels) for e in examples)
+        assert all(e.emotions is not None and e.emotions <= set(taxonomy.labels) for e in examples)
     if field == "cause":
         spans = [e.text[e.cause[0]:e.cause[1]] for e in examples if e.cause[0] < e.cause[1]]
         assert len(spans) > 10 and all(s.strip() for s in spans)
@@ -78,6 +86,15 @@ def test_real_datasets_convert_to_valid_training_examples(shared_data, folder, f
 
 def test_semeval_rows_with_unmappable_labels_are_dropped(shared_data):
     source = list(read_dataset(shared_data / "semeval2018_task1_en", "semeval-ec", splits="dev"))
-    records = list(training_records(source, "semeval-ec", GO.name, GO.labels))
-    unmappable = sum(1 for e in source if {"anticipation", "pessimism", "trust"} & set(e.emotions))
-    assert len(records) == len(source) - unmappable
+    records = list(training_records(source, "semeval-ec", EK.name, EK.labels))
+    unmappable = sum(1 for e in source if set(e.emotions) - set(EK.labels))
+    assert 0 < len(records) == len(source) - unmappable
+    assert not list(training_records(source, "semeval-ec", GO.name, GO.labels))  # E-c does not map to GoEmotions
+
+
+def test_rows_with_an_unusable_gold_label_are_skipped_and_counted():
+    bad = _example(emotions=None, meta={"label_error": "unknown emotion 'happines'"})
+    skipped = Skipped()
+    records = list(training_records([bad, _example(emotions=("joy",))], "reccon", EK.name, EK.labels, skipped=skipped))
+    assert [r["emotions"] for r in records] == [["joy"]]
+    assert skipped.count == 1 and skipped.examples == ["unknown emotion 'happines'"]

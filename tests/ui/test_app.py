@@ -76,8 +76,11 @@ def test_review_correct_item_saves_it_under_the_user(engine, seeded):
     assert "<mark>The train was cancelled again</mark>" in html.proto.body
     assert at.multiselect(key=f"emotions-{second}").value == ["anger"]
 
-    at.multiselect(key=f"emotions-{second}").set_value(["sadness", "anger"])
+    at.multiselect(key=f"emotions-{second}").set_value(["sadness", "anger"]).run()
+    # a slider per chosen emotion appears at once, starting at the labeler's intensity for that emotion
+    assert [s.label for s in at.slider] == ["Intensity", "Intensity of sadness", "Intensity of anger"]
     at.slider(key=f"intensity-{second}").set_value(0.3)
+    at.slider(key=f"intensity-{second}-sadness").set_value(0.8)
     at.text_input(key=f"cause-{second}").input("third time this week")
     _submit(at, "Save and next")
     at.run()
@@ -89,6 +92,7 @@ def test_review_correct_item_saves_it_under_the_user(engine, seeded):
     text = ITEMS[1][0]
     assert (ann.item_id, ann.annotator, ann.source, ann.status) == (second, "alice", "dashboard", "accepted")
     assert ann.emotions == ["anger", "sadness"] and ann.intensity == pytest.approx(0.3)
+    assert ann.intensities == {"sadness": pytest.approx(0.8), "anger": pytest.approx(0.5)}  # anger: as proposed
     assert text[ann.cause_start:ann.cause_end] == ann.cause_text == "third time this week"
     assert ann.based_on_adapter == VERSION and ann.lead_time is not None and ann.lead_time >= 0
 

@@ -68,11 +68,16 @@ with right:
                                                            format="%.2f")})
 
 proposed_cause = item.text[item.cause_start:item.cause_end] if item.cause_start is not None else ""
+# outside the form: choosing an emotion shows its intensity slider at once
+emotions = st.multiselect("Emotions", labels, default=[e for e in item.proposed if e in labels],
+                          key=f"emotions-{item.item_id}")
+proposed_levels = item.intensities or {}
 with st.form(f"review-{item.item_id}", enter_to_submit=True):
-    emotions = st.multiselect("Emotions", labels, default=[e for e in item.proposed if e in labels],
-                              key=f"emotions-{item.item_id}")
     intensity = st.slider("Intensity", 0.0, 1.0, value=float(item.intensity if item.intensity is not None else 0.5),
                           step=0.01, key=f"intensity-{item.item_id}")
+    levels = {label: st.slider(f"Intensity of {label}", 0.0, 1.0, step=0.01,
+                               value=float(proposed_levels.get(label, intensity)),
+                               key=f"intensity-{item.item_id}-{label}") for label in emotions}
     cause = st.text_input("Cause: a phrase copied from the text (empty: no cause)", value=proposed_cause,
                           key=f"cause-{item.item_id}")
     save_col, skip_col, _ = st.columns([1, 1, 4])
@@ -88,7 +93,7 @@ if save:
         span = dashboard.cause_span(item.text, cause, near=item.cause_start)
         with session() as db:
             dashboard.save_correction(db, project, item.item_id, user["name"], emotions, intensity, span,
-                                      based_on_adapter=item.adapter_version,
+                                      intensities=levels, based_on_adapter=item.adapter_version,
                                       lead_time=round(time.time() - shown_at.pop(item.item_id, time.time()), 3))
     except ValueError as exc:
         st.error(str(exc))

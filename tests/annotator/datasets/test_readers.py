@@ -113,8 +113,9 @@ def test_goemotions_builtin_labels_custom_labels_and_errors(tmp_path: Path) -> N
     assert next(read_dataset(data, "goemotions")).taxonomy == "custom"
 
     bad = write_tsv(tmp_path / "dev.tsv", [["a", "0", "x1"], ["b", "28", "x2"]])
-    with pytest.raises(DatasetFormatError, match=r"dev\.tsv:2: label id\(s\) \[28\]"):
-        list(read_dataset(bad, "goemotions", labels=GOEMOTIONS_LABELS))
+    fine, unknown = read_dataset(bad, "goemotions", labels=GOEMOTIONS_LABELS)
+    assert fine.emotions == ("admiration",) and fine.label_error is None
+    assert unknown.emotions is None and unknown.label_error == "line 2: label id(s) [28] outside 0..27"
     short = write_lines(tmp_path / "test.tsv", ["only text\t1"])
     with pytest.raises(DatasetFormatError, match=r"test\.tsv:1: expected 3"):
         list(read_dataset(short, "goemotions"))
@@ -215,12 +216,12 @@ def test_reccon_causes_labels_and_ids(tmp_path: Path) -> None:
     assert ok.cause is None and ok.meta["cause_spans"] == []
     assert oh.cause is None and oh.meta["cause_spans"][0]["latent"]
 
-    dialogue[2]["emotion"] = "bored"
+    dialogue[2]["emotion"] = "happines"  # the real RECCON test file has this typo
     path.write_text(json.dumps({"va_1": [dialogue]}), encoding="utf-8")
-    with pytest.raises(
-        DatasetFormatError, match=r"dailydialog_valid\.json: dialogue 'va_1', utterance 3: unknown emotion"
-    ):
-        list(read_dataset(path, "reccon"))
+    kept = list(read_dataset(path, "reccon"))
+    assert [e.id for e in kept] == ["va_1_1", "va_1_2", "va_1_3", "va_1_4"]  # the row is kept, the read goes on
+    assert kept[2].emotions is None and kept[2].label_error == "dialogue 'va_1', utterance 3: unknown emotion 'happines'"
+    assert kept[3].emotions == ("surprise",) and kept[3].label_error is None
 
 
 # ----------------------------------------------------------------------------------------------- gne
@@ -256,8 +257,8 @@ def test_gne_spans_quirks_and_duplicate_ids(tmp_path: Path) -> None:
 
     rows.append(gne_row("a5", "x", "happiness", "[[]]"))
     write_tsv(path, rows)
-    with pytest.raises(DatasetFormatError, match=r"gne-release-v1\.0\.tsv:7: dominant_emotion 'happiness'"):
-        list(read_dataset(path, "gne"))
+    unknown = list(read_dataset(path, "gne"))[-1]
+    assert unknown.emotions is None and "line 7: dominant_emotion 'happiness'" in unknown.label_error
     rows[-1] = gne_row("a5", "x", "joy", "[[oops")
     write_tsv(path, rows)
     with pytest.raises(DatasetFormatError, match=r":7: cause: not a JSON list"):
@@ -294,13 +295,16 @@ def test_emotion_stimulus_tags(tmp_path: Path) -> None:
 
     for line, message in [
         ("<happy>unclosed <\\sad>", "matching tags"),
-        ("<glad>x<\\glad>", "unknown emotion tag <glad>"),
         ("<happy>x <\\cause> y<\\happy>", "without an opening"),
         ("<happy>x <b>y</b><\\happy>", "unexpected tag"),
     ]:
         write_lines(path, ["<happy>fine<\\happy>", line])
         with pytest.raises(DatasetFormatError, match=rf"emotion_cause\.txt:2: .*{message}"):
             list(read_dataset(path, "emotion-stimulus"))
+    write_lines(path, ["<glad>I won <cause>the prize<\\cause><\\glad>", "<happy>fine<\\happy>"])
+    glad, fine = read_dataset(path, "emotion-stimulus")
+    assert glad.emotions is None and "unknown emotion tag <glad>" in glad.label_error
+    assert glad.cause.text == "the prize" and fine.emotions == ("joy",)
 
 
 # ------------------------------------------------------------------------------------- emotionlines
@@ -327,8 +331,12 @@ def test_emotionlines_votes_majority_and_cp1252(tmp_path: Path) -> None:
 
     dialogues[1][0]["emotion"] = "joy"
     path.write_text(json.dumps(dialogues), encoding="utf-8")
-    with pytest.raises(DatasetFormatError, match="dialogue 1, utterance 0: emotion 'joy' is not the most voted"):
-        list(read_dataset(path, "emotionlines"))
+    *_, what = read_dataset(path, "emotionlines")
+    assert what.emotions is None and what.label_error.startswith("dialogue 1, utterance 0: emotion 'joy' is not the most voted")
+    dialogues[1][0]["emotion"] = "boredom"
+    path.write_text(json.dumps(dialogues), encoding="utf-8")
+    *_, what = read_dataset(path, "emotionlines")
+    assert what.emotions is None and "unknown emotion 'boredom'" in what.label_error
     dialogues[1][0]["annotation"] = "12"
     path.write_text(json.dumps(dialogues), encoding="utf-8")
     with pytest.raises(DatasetFormatError, match="7 digits"):

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from models.backends.transformers import TransformersBackend
-from models.labeler import ADAPTER_META, Labeler, predict
+from models.adapters import ADAPTER_META
+from models.labeler import Labeler, predict
 from models.tasks.base import Example
 from models.training.config import DataConfig, ModelConfig, SFTConfig, TrainConfig
 from models.training.data import write_examples

@@ -1,0 +1,114 @@
+"""Heads on the final hidden states: emotions and intensities per taxonomy, and the cause pointer.
+
+Both read the same three views of an item: the mean of its text tokens, its last token (which has seen
+the whole item), and, per label, an attention-pooled summary (each label has a query that picks the
+tokens that speak for it). Heads are small (a few hundred thousand weights); the adapter does the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def summary(hidden: torch.Tensor, text: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+    """(B, 2D): mean over text tokens (the last token where an item has no text) and the last token."""
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    final = hidden[rows, last]
+    weights = text.to(hidden.dtype)
+    count = weights.sum(1, keepdim=True)
+    mean = (hidden * weights[..., None]).sum(1) / count.clamp(min=1.0)
+    mean = torch.where(count > 0, mean, final)
+    return torch.cat([mean, final], dim=-1)
+
+
+def attendable(text: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: the text tokens, or the last token for an item without text (never padding)."""
+    rows = torch.arange(text.shape[0], device=text.device)
+    fallback = torch.zeros_like(text)
+    fallback[rows, last] = True
+    return torch.where(text.any(1, keepdim=True), text, fallback)
+
+
+@dataclass
+class TaxonomyOutput:
+    """One taxonomy's raw outputs for a batch."""
+
+    emotion_logits: torch.Tensor  # (B, L)
+    intensity: torch.Tensor  # (B, L) in [0, 1]
+    generic_intensity: torch.Tensor  # (B,) in [0, 1]: for labels whose own output was never trained
+
+
+class TaxonomyHead(nn.Module):
+    """An independent sigmoid and an intensity per label of one taxonomy."""
+
+    def __init__(self, hidden_size: int, n_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.n_labels = n_labels
+        self.queries = nn.Parameter(torch.randn(n_labels, hidden_size) / math.sqrt(hidden_size))
+        self.emotion_summary = nn.Linear(2 * hidden_size, n_labels)
+        self.emotion_attended = nn.Parameter(torch.zeros(n_labels, hidden_size))
+        self.intensity_summary = nn.Linear(2 * hidden_size, n_labels)
+        self.intensity_attended = nn.Parameter(torch.zeros(n_labels, hidden_size))
+        self.generic = nn.Linear(2 * hidden_size, 1)
+        self.dropout = nn.Dropout(dropout)
+        for layer in (self.emotion_summary, self.intensity_summary, self.generic):
+            nn.init.normal_(layer.weight, std=0.02)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, hidden: torch.Tensor, text: torch.Tensor, last: torch.Tensor) -> TaxonomyOutput:
+        """Outputs for final hidden states ``hidden`` (B, T, D) of items whose text tokens are ``text``."""
+        pooled = self.dropout(summary(hidden, text, last))
+        scores = torch.einsum("btd,ld->blt", hidden, self.queries) / math.sqrt(hidden.shape[-1])
+        scores = scores.masked_fill(~attendable(text, last)[:, None, :], torch.finfo(scores.dtype).min)
+        attended = self.dropout(torch.einsum("blt,btd->bld", scores.softmax(-1), hidden))
+        emotions = self.emotion_summary(pooled) + (attended * self.emotion_attended).sum(-1)
+        intensity = self.intensity_summary(pooled) + (attended * self.intensity_attended).sum(-1)
+        return TaxonomyOutput(emotions, intensity.sigmoid(), self.generic(pooled)[:, 0].sigmoid())
+
+
+@dataclass
+class CauseOutput:
+    """Pointer scores over each item's columns; ``none_*`` is the "no cause in the text" score."""
+
+    start: torch.Tensor  # (B, T), masked to text tokens
+    end: torch.Tensor  # (B, T), masked to text tokens
+    none_start: torch.Tensor  # (B,)
+    none_end: torch.Tensor  # (B,)
+
+
+class CauseHead(nn.Module):
+    """Start and end pointers over the text tokens, queried by the item's summary (which saw all of it).
+
+    A token's own state has seen only the tokens before it (the model is causal), so each pointer score is
+    a match between the token and a query computed from the summary, plus a score of the token alone.
+    """
+
+    def __init__(self, hidden_size: int, width: int = 128, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.width = width
+        self.query = nn.Linear(2 * hidden_size, 2 * width)
+        self.key = nn.Linear(hidden_size, 2 * width)
+        self.token = nn.Linear(hidden_size, 2)
+        self.none = nn.Linear(2 * hidden_size, 2)
+        self.dropout = nn.Dropout(dropout)
+        for layer in (self.query, self.key, self.token, self.none):
+            nn.init.normal_(layer.weight, std=0.02)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, hidden: torch.Tensor, text: torch.Tensor, last: torch.Tensor) -> CauseOutput:
+        """Pointer scores for final hidden states ``hidden`` (B, T, D)."""
+        pooled = self.dropout(summary(hidden, text, last))
+        states = self.dropout(hidden)
+        q_start, q_end = self.query(pooled).split(self.width, dim=-1)
+        k_start, k_end = self.key(states).split(self.width, dim=-1)
+        own = self.token(states)
+        scale = 1.0 / math.sqrt(self.width)
+        start = torch.einsum("bw,btw->bt", q_start, k_start) * scale + own[..., 0]
+        end = torch.einsum("bw,btw->bt", q_end, k_end) * scale + own[..., 1]
+        low = torch.finfo(start.dtype).min
+        none = self.none(pooled)
+        return CauseOutput(start.masked_fill(~text, low), end.masked_fill(~text, low), none[:, 0], none[:, 1])

@@ -1,0 +1,83 @@
+"""One-pass training on the tiny base: save/reload gives the same outputs, a resumed run the same weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.adapters import ADAPTER_META, serves
+from models.labeler import open_labeler
+from models.onepass.artifact import HEADS_FILE, READOUT, load_onepass
+from models.onepass.labeler import OnePassLabeler
+from models.onepass.train import fit_onepass, save_onepass
+from models.training.loop import CHECKPOINT
+from tests.models.onepass.conftest import TAXONOMIES, config, examples
+
+TEXTS = ["I am so happy today, number 3!", "This makes me furious, take 5.", "The bus 7 was late because of snow",
+         "naïve café — 😀", "ok", ""]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("onepass")
+    fitted = fit_onepass(config(out), examples(), base=tiny)
+    return fitted, save_onepass(fitted, out, "tiny")
+
+
+def test_the_adapter_folder_holds_lora_heads_and_readout_metadata(trained) -> None:
+    fitted, path = trained
+    meta = json.loads((path / ADAPTER_META).read_text())
+    assert meta["readout"] == READOUT and (path / HEADS_FILE).is_file() and (path / "adapter_config.json").is_file()
+    assert meta["onepass"]["spec"]["taxonomies"] == {k: list(v) for k, v in TAXONOMIES.items()}
+    assert set(meta["onepass"]["thresholds"]) <= set(TAXONOMIES) and meta["onepass"]["thresholds"]
+    assert meta["onepass"]["intensity_trained"]["mood"] == ["sadness"]  # only sadness had intensities
+    assert meta["data"]["n_items"] < meta["data"]["n_examples"]  # the repeated text became one item
+    adapter_config = json.loads((path / "adapter_config.json").read_text())
+    assert adapter_config["layers_to_transform"] == [1]  # LoRA only above the one frozen layer
+
+
+def test_outputs_are_identical_after_save_and_reload(tiny, trained) -> None:
+    fitted, path = trained
+    before = fitted.reader().predict(TEXTS, "mood", batch_size=4)
+    labeler = open_labeler(tiny, path, TAXONOMIES["mood"][::-1])  # any label order: emotions follow it
+    assert isinstance(labeler, OnePassLabeler) and labeler.taxonomy == "mood"
+    after = labeler.predict(TEXTS, batch_size=2)
+    for a, b, text in zip(before, after, TEXTS):
+        assert list(b.emotions) == list(TAXONOMIES["mood"][::-1])
+        assert b.emotions == pytest.approx(a.emotions, abs=1e-5)  # LoRA merged into the weights: rounding only
+        assert b.intensities == pytest.approx(a.intensities, abs=1e-5)
+        assert b.cause == a.cause
+        if b.cause is not None:
+            start, end, span = b.cause
+            assert text[start:end] == span and span.strip() == span and span
+        assert b.intensity == b.intensities[max(b.emotions, key=b.emotions.get)]
+    unmerged, *_ = load_onepass(tiny.path, path, merge=False)
+    assert unmerged is not None
+
+
+def test_thresholds_are_applied_and_only_served_taxonomies_open(tiny, trained) -> None:
+    _, path = trained
+    labeler = open_labeler(tiny, path, TAXONOMIES["pair"])
+    assert set(labeler.thresholds) == {"joy", "fear"} and all(0 < t < 1 for t in labeler.thresholds.values())
+    assert serves(path, ("fear", "joy")) and not serves(path, ("joy", "anger"))
+    with pytest.raises(ValueError, match="no head for these 2 labels; it serves: mood"):
+        open_labeler(tiny, path, ("joy", "anger"))
+    with pytest.raises(ValueError, match="instruction readout only"):
+        open_labeler(tiny, path, TAXONOMIES["pair"], backend="vllm")
+
+
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tiny, tmp_path: Path) -> None:
+    whole = fit_onepass(config(tmp_path / "a"), examples(), base=tiny, work_dir=tmp_path / "run-a")
+    stopped_dir = tmp_path / "run-b"
+    # stop after the first checkpoint (step 3 of 8), the way a killed process leaves its folder
+    fit_onepass(config(tmp_path / "b", max_seconds=1e-9), examples(), base=tiny, work_dir=stopped_dir)
+    state = torch.load(stopped_dir / CHECKPOINT, weights_only=False)
+    assert len(state["losses"]) < 8
+    resumed = fit_onepass(config(tmp_path / "b"), examples(), base=tiny, work_dir=stopped_dir)
+    assert resumed.meta["resumed_from_step"] == len(state["losses"])
+    assert resumed.meta["losses"] == whole.meta["losses"]
+    a, b = whole.network.state_dict(), resumed.network.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
