@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     agreement_bootstrap: int = Field(
         default=200, ge=0,
         description="Bootstrap resamples (over items) for agreement confidence intervals; 0: none. Fields with "
-        "many items or values get fewer (annotator.agreement.alpha.BOOTSTRAP_BUDGET).",
+        "many items or values get fewer (annotator.agree.alpha.BOOTSTRAP_BUDGET).",
     )
     agreement_confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of those intervals.")
     consensus_min_annotations: int = Field(

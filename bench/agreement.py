@@ -1,8 +1,8 @@
 """Agreement benchmark: Krippendorff's alpha over 1,000,000 items x 5 coders for one binary field.
 
 Our path starts from flat coding arrays (unit, value; about 5% of the codings missing), builds the
-value counts (:func:`annotator.agreement.matrix.counts_from_arrays`) and calls the ``krippendorff``
-package on them (:func:`annotator.agreement.alpha.alpha`). The baseline is the same package called on
+value counts (:func:`annotator.agree.matrix.counts_from_arrays`) and calls the ``krippendorff``
+package on them (:func:`annotator.agree.alpha.alpha`). The baseline is the same package called on
 the raw coders x units reliability-data matrix (NaN for missing). Both must give the same alpha. Prints
 the median of several runs and the ratio; the goal is <= 10 s for our path.
 
@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from annotator.agreement.alpha import alpha, bootstrap  # noqa: E402
-from annotator.agreement.matrix import counts_from_arrays  # noqa: E402
+from annotator.agree.alpha import alpha, bootstrap  # noqa: E402
+from annotator.agree.matrix import counts_from_arrays  # noqa: E402
 
 
 def make_data(items: int, coders: int, seed: int = 0) -> np.ndarray:

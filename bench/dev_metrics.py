@@ -13,8 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from annotator.services.evaluation import gold_examples, rounded, score_examples
-from annotator.services.training import DataSpec
+from annotator.retrain.evaluation import gold_examples, rounded, score_examples
+from annotator.retrain.training import DataSpec
 from annotator.taxonomy import get_taxonomy
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

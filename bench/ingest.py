@@ -65,8 +65,8 @@ def generate(path: Path, rows: int, bad_rate: float = 0.01, seed: int = 0) -> di
 def run_one(corpus: str, url: str, batch_size: int) -> None:
     """Child process: ingest ``corpus`` into ``url`` and print one JSON line of measurements."""
     from annotator.db import open_database, session_scope
-    from annotator.services.ingest import IngestOptions, ingest
-    from annotator.services.projects import create_project
+    from annotator.ingest.service import IngestOptions, ingest
+    from annotator.projects.service import create_project
     from annotator.taxonomy import get_taxonomy
 
     engine = open_database(url)

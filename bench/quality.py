@@ -4,7 +4,7 @@ The peer is what a user would reach for first: TF-IDF bag-of-words (word 1-2 gra
 regression per label, thresholds tuned per label on a held-out 10% of the training split exactly as the
 one-pass trainer tunes its own, and ridge regression per emotion for EI-reg intensity. It is trained here on
 the same training split the labeler saw (scikit-learn; seconds). Adapters (and the zero-shot base) are
-scored by ``annotator.services.evaluation.score_examples``, the code `annotator evaluate` runs.
+scored by ``annotator.retrain.evaluation.score_examples``, the code `annotator evaluate` runs.
 
     .venv/bin/python bench/quality.py --adapter adapters/default/<version> --adapter <previous> --zero-shot \
         --out docs/dev-metrics/quality.json
@@ -23,8 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from annotator.services.evaluation import gold_examples, rounded, score_examples
-from annotator.services.training import DataSpec
+from annotator.retrain.evaluation import gold_examples, rounded, score_examples
+from annotator.retrain.training import DataSpec
 from annotator.taxonomy import get_taxonomy
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -1,4 +1,4 @@
-"""Login for the dashboard: accounts from `annotator user add`, checked by annotator.services.users."""
+"""Login for the dashboard: accounts from `annotator user add`, checked by annotator.correct.users."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TypedDict
 
 import streamlit as st
 
-from annotator.services.users import authenticate
+from annotator.correct.users import authenticate
 from ui.data import session
 
 USER_KEY = "user"

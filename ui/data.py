@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from annotator import repo
 from annotator.db import open_database, session_scope
-from annotator.services import dashboard
+from annotator.correct import dashboard
 
 PROJECT_KEY = "project"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
-from annotator.services import retrain_schedule
+from annotator.retrain import schedule as retrain_schedule
 from annotator.settings import get_settings
 
 QUEUES = ("gpu", "cpu", "train")

@@ -12,7 +12,9 @@ from celery.signals import worker_ready
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from annotator.db import open_database
-from annotator.services import jobs, prelabel, retrain_schedule
+from annotator.jobs import service as jobs
+from annotator.label import prelabel
+from annotator.retrain import schedule as retrain_schedule
 from worker.app import app
 
 log = logging.getLogger("annotator.worker")
@@ -24,13 +26,13 @@ RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 12
 
 @app.task(name="worker.prelabel.label_batch", acks_late=True, **RETRY)
 def label_batch(job_id: int, item_ids: list[int]) -> int:
-    """Label one batch of a pre-labeling job (see annotator.services.prelabel.label_batch)."""
+    """Label one batch of a pre-labeling job (see annotator.label.prelabel.label_batch)."""
     return prelabel.label_batch(open_database(), job_id, item_ids)
 
 
 @app.task(name="worker.jobs.run_job", acks_late=True, **RETRY)
 def run_job(job_id: int) -> None:
-    """Run a single-task job such as retraining (see annotator.services.jobs.run_job)."""
+    """Run a single-task job such as retraining (see annotator.jobs.service.run_job)."""
     jobs.run_job(open_database(), job_id)
 
 

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from annotator.cli.common import console, database, user_errors
-from annotator.services.agreement import HUMAN, compute_agreement
+from annotator.agree.service import HUMAN, compute_agreement
 
 
 def _fmt(value: float | None) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from annotator.cli.common import console, database, report_rejections, user_errors
-from annotator.services.annotations_import import REASONS, import_annotations
+from annotator.correct.annotations_import import REASONS, import_annotations
 
 app = typer.Typer(no_args_is_help=True,
                   help="Human annotations: import prior work to measure agreement and train on it.")

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from annotator.db import DatabaseError, open_database
 from annotator.repo import NotFound
-from annotator.sources import SourceError
+from annotator.ingest.sources import SourceError
 from annotator.taxonomy import TaxonomyError
 
 console = Console()

@@ -9,11 +9,11 @@ import typer
 from annotator.cli.common import console, database, user_errors
 from annotator.cli.jobs import watch_job
 from annotator.db import session_scope
-from annotator.services.export import export
-from annotator.services.ingest import IngestOptions, ingest
-from annotator.services.prelabel import dispatch_prelabel, start_prelabel
-from annotator.services.projects import create_project
-from annotator.services.status import project_status
+from annotator.export import export
+from annotator.ingest.service import IngestOptions, ingest
+from annotator.label.prelabel import dispatch_prelabel, start_prelabel
+from annotator.projects.service import create_project
+from annotator.projects.status import project_status
 from annotator.taxonomy import get_taxonomy
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "examples" / "goemotions_sample" / "goemotions_dev_sample.jsonl"

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from annotator.cli.common import console, database, user_errors
-from annotator.services.export import EXPORT_FORMATS, export
-from annotator.services.status import project_status
+from annotator.export import EXPORT_FORMATS, export
+from annotator.projects.status import project_status
 
 
 @user_errors

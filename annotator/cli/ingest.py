@@ -10,9 +10,9 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from annotator.cli.common import console, database, err_console, report_rejections, user_errors
-from annotator.services.ingest import REASONS, IngestOptions, IngestSummary, ingest
+from annotator.ingest.service import REASONS, IngestOptions, IngestSummary, ingest
 from annotator.settings import get_settings
-from annotator.sources import STDIN, SourceError, dataset_formats
+from annotator.ingest.sources import STDIN, SourceError, dataset_formats
 
 
 @user_errors

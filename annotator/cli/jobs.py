@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 from annotator import repo
 from annotator.cli.common import console, database, fail, user_errors
 from annotator.db import session_scope
-from annotator.services.jobs import FINISHED, get_job, list_jobs, submit_job
-from annotator.services.prelabel import dispatch_prelabel, start_prelabel
+from annotator.jobs.service import FINISHED, get_job, list_jobs, submit_job
+from annotator.label.prelabel import dispatch_prelabel, start_prelabel
 from annotator.settings import get_settings
 from annotator.tables import Project
 

@@ -23,7 +23,7 @@ def _ls_errors(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            from annotator.labelstudio.client import LabelStudioError
+            from annotator.correct.labelstudio.client import LabelStudioError
         except ImportError as exc:
             raise fail(f"the Label Studio commands need its SDK: pip install 'emo-annotator[labelstudio]' "
                        f"({exc})") from None
@@ -49,7 +49,7 @@ def push_cmd(
 
     Example: annotator labelstudio push --project reddit --limit 1000
     """
-    from annotator.services import labelstudio as service
+    from annotator.correct.labelstudio import service
 
     report = service.push_project(database(), project, limit=limit, order=order,
                                   on_chunk=lambda r: console.print(f"  {r.created + r.repredicted} sent", style="dim"))
@@ -67,7 +67,7 @@ def pull_cmd(project: str = typer.Option(..., "--project", "-p", help="Our proje
 
     Invalid results are stored as rejected with the reason. Example: annotator labelstudio pull --project reddit
     """
-    from annotator.services import labelstudio as service
+    from annotator.correct.labelstudio import service
 
     r = service.pull_project(database(), project)
     console.print(f"{r.inserted} new and {r.updated} updated annotations ({r.rejected} rejected), "
@@ -89,7 +89,7 @@ def webhook_cmd(
 
     Example: annotator labelstudio webhook --port 8765 --register --project reddit
     """
-    from annotator.services import labelstudio as service
+    from annotator.correct.labelstudio import service
 
     engine = database()
     server = service.webhook_server(engine, host=host, port=port)

@@ -10,7 +10,7 @@ from rich.table import Table
 from annotator import repo
 from annotator.cli.common import console, database, user_errors
 from annotator.db import session_scope
-from annotator.services.projects import ProjectExists, create_project, resolve_taxonomy
+from annotator.projects.service import ProjectExists, create_project, resolve_taxonomy
 from annotator.taxonomy import BUILTIN, get_taxonomy
 
 app = typer.Typer(no_args_is_help=True, help="Projects: a corpus plus the emotion taxonomy it is labelled with.")

@@ -9,8 +9,8 @@ from rich.table import Table
 
 from annotator.cli.common import console, database, fail, user_errors
 from annotator.db import session_scope
-from annotator.services.jobs import get_job
-from annotator.services.retrain import start_retrain
+from annotator.jobs.service import get_job
+from annotator.retrain.job import start_retrain
 from annotator.settings import get_settings
 
 

@@ -9,8 +9,8 @@ import typer
 
 from annotator.cli.common import console, database, user_errors
 from annotator.db import session_scope
-from annotator.services.evaluation import gold_examples, rounded, score_examples
-from annotator.services.training import (
+from annotator.retrain.evaluation import gold_examples, rounded, score_examples
+from annotator.retrain.training import (
     DataSpec,
     TrainOptions,
     TrainRequest,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from annotator.db import session_scope
-from annotator.services.projects import create_project
+from annotator.projects.service import create_project
 from annotator.tables import Item
 from annotator.taxonomy import Taxonomy, get_taxonomy
 from annotator.hashing import content_hash
@@ -46,8 +46,7 @@ def simulate(engine: Engine, tmp_path: Path, project: str = "sim", n_items: int 
     item id and the ids. Annotations go in through the import."""
     import random
 
-    from annotator import services  # noqa: F401  (keeps the import order of the services stable)
-    from annotator.services.annotations_import import import_annotations
+    from annotator.correct.annotations_import import import_annotations
     from annotator.tables import Adapter, Prediction, Project
 
     rng = random.Random(seed)

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from annotator.datasets import emotionlines
 from annotator.datasets.labels import EKMAN_NEUTRAL
 from annotator.db import session_scope
-from annotator.services.agreement import compute_agreement
-from annotator.services.annotations_import import import_annotations
-from annotator.services.ingest import IngestOptions, ingest
-from annotator.services.projects import create_project
+from annotator.agree.service import compute_agreement
+from annotator.correct.annotations_import import import_annotations
+from annotator.ingest.service import IngestOptions, ingest
+from annotator.projects.service import create_project
 from annotator.tables import Item, Project
 from annotator.taxonomy import custom_taxonomy, get_taxonomy
 from tests.agreement.conftest import write_jsonl

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.services.agreement import HUMAN, LABELER, compute_agreement, latest_reports
+from annotator.agree.service import HUMAN, LABELER, compute_agreement, latest_reports
 from annotator.tables import AgreementReport, Project
 from tests.agreement.conftest import EMOTIONS, simulate
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from annotator.db import session_scope
-from annotator.services.annotations_import import import_annotations
-from annotator.services.agreement import load_codings
-from annotator.services.consensus_data import (
+from annotator.correct.annotations_import import import_annotations
+from annotator.agree.service import load_codings
+from annotator.agree.consensus_data import (
     MIN_WEIGHT,
     consensus_dataset,
     consensus_rules,

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.services.ingest import IngestOptions, ingest
-from annotator.services.projects import create_project
+from annotator.ingest.service import IngestOptions, ingest
+from annotator.projects.service import create_project
 from annotator.tables import Adapter, Annotation, Item, Prediction, Project
 from annotator.taxonomy import get_taxonomy
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.services.ingest import IngestOptions, IngestSummary, ingest
-from annotator.services.projects import create_project
+from annotator.ingest.service import IngestOptions, IngestSummary, ingest
+from annotator.projects.service import create_project
 from annotator.tables import IngestError, IngestRun, Item
 from annotator.taxonomy import get_taxonomy
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 from annotator import repo
 from annotator.db import session_scope
 from annotator.hashing import content_hash
-from annotator.services.projects import create_project
+from annotator.projects.service import create_project
 from annotator.tables import Item, Prediction
 from annotator.taxonomy import get_taxonomy
 

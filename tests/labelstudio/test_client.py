@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from annotator.labelstudio.client import LabelStudioError, LabelStudioUnavailable, call, connect
+from annotator.correct.labelstudio.client import LabelStudioError, LabelStudioUnavailable, call, connect
 from annotator.settings import get_settings
 from tests.support.labelstudio_server import free_port
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 from label_studio_sdk.label_interface import LabelInterface
 
-from annotator.labelstudio.config import labeling_config
-from annotator.labelstudio.results import parse_result
-from annotator.labelstudio.tasks import ITEM_ID, prediction_json, task_json
+from annotator.correct.labelstudio.config import labeling_config
+from annotator.correct.labelstudio.results import parse_result
+from annotator.correct.labelstudio.tasks import ITEM_ID, prediction_json, task_json
 from annotator.taxonomy import get_taxonomy
 
 

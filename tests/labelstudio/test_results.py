@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotator.labelstudio.results import parse_result
+from annotator.correct.labelstudio.results import parse_result
 
 LABELS = ["joy", "sadness", "anger", "fear"]
 TEXT = "I lost my keys and then found them in the fridge."

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from annotator import repo
 from annotator.db import session_scope
 from annotator.hashing import content_hash
-from annotator.labelstudio import store
+from annotator.correct.labelstudio import store
 from annotator.tables import Adapter, Annotation, Item, Prediction
 from tests.labelstudio.helpers import seed
 

@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.labelstudio import store
-from annotator.labelstudio.client import connect
-from annotator.labelstudio.config import labeling_config
-from annotator.labelstudio.tasks import ITEM_ID, task_json
-from annotator.services.labelstudio import pull_project, push_project, register_webhook, webhook_server
+from annotator.correct.labelstudio import store
+from annotator.correct.labelstudio.client import connect
+from annotator.correct.labelstudio.config import labeling_config
+from annotator.correct.labelstudio.tasks import ITEM_ID, task_json
+from annotator.correct.labelstudio.service import pull_project, push_project, register_webhook, webhook_server
 from annotator.settings import get_settings
 from annotator.tables import Annotation, LabelStudioTask, Prediction, Project
 from annotator.taxonomy import get_taxonomy

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from annotator.services.consensus_data import ConsensusItem
-from annotator.services.promotion import GatePolicy, decide, improvement, lower_is_better
-from annotator.services.retrain import correction_pairs, retrain_params
-from annotator.services.retrain_schedule import CHECK_TASK, CRON_TASK, beat_schedule, parse_cron
+from annotator.agree.consensus_data import ConsensusItem
+from annotator.retrain.gate import GatePolicy, decide, improvement, lower_is_better
+from annotator.retrain.job import correction_pairs, retrain_params
+from annotator.retrain.schedule import CHECK_TASK, CRON_TASK, beat_schedule, parse_cron
 from annotator.settings import get_settings
 
 POLICY = GatePolicy(primary="emotion_macro_f1", margin=0.01, tolerance=0.02)

@@ -16,14 +16,14 @@ from sqlalchemy import select
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.services.agreement import compute_agreement
-from annotator.services.ingest import IngestOptions, ingest
-from annotator.services.jobs import submit_job
-from annotator.services.prelabel import start_prelabel
-from annotator.services.projects import create_project
-from annotator.services.promotion import GatePolicy, decide
-from annotator.services.retrain import start_retrain
-from annotator.services.retrain_schedule import new_consensus_items, retrain_due
+from annotator.agree.service import compute_agreement
+from annotator.ingest.service import IngestOptions, ingest
+from annotator.jobs.service import submit_job
+from annotator.label.prelabel import start_prelabel
+from annotator.projects.service import create_project
+from annotator.retrain.gate import GatePolicy, decide
+from annotator.retrain.job import start_retrain
+from annotator.retrain.schedule import new_consensus_items, retrain_due
 from annotator.settings import get_settings
 from annotator.tables import Adapter, Annotation, Item, Job, Prediction, Project, TrainingRun
 from annotator.taxonomy import get_taxonomy

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.services.projects import create_project
-from annotator.services.retrain_schedule import check_new_items, cron_retrain, retrain_in_flight
+from annotator.projects.service import create_project
+from annotator.retrain.schedule import check_new_items, cron_retrain, retrain_in_flight
 from annotator.tables import Job, TrainingRun
 from annotator.taxonomy import get_taxonomy
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from annotator.services.training import ADAPTER_META, default_adapter_path
+from annotator.retrain.training import ADAPTER_META, default_adapter_path
 from annotator.settings import get_settings
 
 

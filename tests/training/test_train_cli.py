@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from annotator.cli.main import app
 from annotator.db import open_database, session_scope
-from annotator.services.projects import create_project
-from annotator.services.training import ADAPTER_META, register_adapter
+from annotator.projects.service import create_project
+from annotator.retrain.training import ADAPTER_META, register_adapter
 from annotator.settings import get_settings
 from annotator.tables import Adapter, Project
 from annotator.taxonomy import get_taxonomy

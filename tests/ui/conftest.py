@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 
 from annotator.db import session_scope
 from annotator.hashing import content_hash
-from annotator.services.adapters import promote_adapter
-from annotator.services.projects import create_project
-from annotator.services.users import add_user
+from annotator.label.adapters import promote_adapter
+from annotator.projects.service import create_project
+from annotator.correct.users import add_user
 from annotator.tables import Adapter, Item, Prediction
 from annotator.taxonomy import get_taxonomy
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from annotator import repo
 from annotator.db import session_scope
 from annotator.repo import NotFound
-from annotator.services.adapters import active_adapter, list_adapters, promote_adapter, rollback
-from annotator.services.projects import create_project
+from annotator.label.adapters import active_adapter, list_adapters, promote_adapter, rollback
+from annotator.projects.service import create_project
 from annotator.tables import Adapter
 from annotator.taxonomy import get_taxonomy
 

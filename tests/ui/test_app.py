@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from annotator import repo
 from annotator.db import session_scope
-from annotator.services import jobs
+from annotator.jobs import service as jobs
 from annotator.tables import Adapter, AgreementReport, Annotation, Job, Project
 from tests.ui.conftest import ITEMS, PASSWORDS, UI_APP, VERSION
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from annotator import repo
 from annotator.db import session_scope
 from annotator.repo import NotFound
-from annotator.services import dashboard
+from annotator.correct import dashboard
 from annotator.tables import AgreementReport, Annotation
 from tests.ui.conftest import ITEMS, VERSION
 from ui.render import highlight_html

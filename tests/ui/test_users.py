@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.services.users import (
+from annotator.correct.users import (
     UserExists,
     add_user,
     authenticate,

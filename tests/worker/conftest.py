@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from annotator.db import session_scope
-from annotator.services.ingest import IngestOptions, ingest
-from annotator.services.projects import create_project
+from annotator.ingest.service import IngestOptions, ingest
+from annotator.projects.service import create_project
 from annotator.settings import get_settings
 from annotator.tables import Job, Prediction
 from annotator.taxonomy import get_taxonomy

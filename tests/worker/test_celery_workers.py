@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from annotator.services.prelabel import dispatch_prelabel, start_prelabel
+from annotator.label.prelabel import dispatch_prelabel, start_prelabel
 from tests.worker.conftest import (
     Workers,
     add_corpus,

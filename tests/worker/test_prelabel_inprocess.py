@@ -9,7 +9,7 @@ import pytest
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.services.prelabel import confidence, label_batch, remaining_batches, start_prelabel
+from annotator.label.prelabel import confidence, label_batch, remaining_batches, start_prelabel
 from annotator.tables import Annotation, Item, Job, Prediction
 from tests.worker.conftest import add_corpus, job_row, prediction_counts
 

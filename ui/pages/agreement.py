@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from annotator.services import dashboard
+from annotator.correct import dashboard
 from ui.data import current_project, session
 
 project = current_project()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from annotator.services import adapters, dashboard
-from annotator.services.retrain import start_retrain
+from annotator.label import adapters
+from annotator.correct import dashboard
+from annotator.retrain.job import start_retrain
 from ui.auth import is_admin
 from ui.data import current_project, engine, session
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from annotator.services import dashboard
+from annotator.correct import dashboard
 from ui.data import current_project, engine, label_distribution, session
 
 project = current_project()

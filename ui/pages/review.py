@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from annotator.services import dashboard
+from annotator.correct import dashboard
 from annotator.settings import get_settings
 from ui.auth import current_user
 from ui.data import current_project, session

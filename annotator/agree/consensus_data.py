@@ -1,0 +1,184 @@
+"""Consensus labels as training data, and the held-out gold slice that never enters training.
+
+Per item: emotions by reliability-weighted majority (each annotator weighted by their alpha on the
+emotion set against the leave-one-out consensus of the others, floored at ``MIN_WEIGHT``), intensity by
+the mean or median, cause by token majority turned back into a span (:mod:`annotator.agree.consensus`).
+
+An item becomes training data when it has at least ``min_annotations`` human annotations and its
+agreement (mean pairwise MASI similarity of the emotion sets) reaches ``min_agreement``, or, where the
+project allows it (``allow_trusted_single``), when a trusted annotator corrected it: then the trusted
+annotators' labels are taken as they are. Gold is the hash slice ``gold_fraction`` of the items (by
+content hash, so stable across databases and runs) that qualify by the first rule; a slice item never
+trains, even before it qualifies.
+
+Rules come from ANNOTATOR_CONSENSUS_* settings; a project overrides them with these keys of
+``Project.settings``: ``min_annotations``, ``min_agreement``, ``gold_fraction``, ``trusted_annotators``,
+``allow_trusted_single``, ``intensity_method``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from annotator import repo
+from annotator.agree.distance import masi_similarity
+from annotator.agree.matrix import Coding
+from annotator.agree.reliability import consensus_coding, loo_pairs, per_annotator
+from annotator.agree.consensus import Thresholds
+from annotator.db import session_scope
+from annotator.hashing import bytes_hash, content_hash
+from annotator.agree.service import load_codings, predicted_coding
+from annotator.projects.service import decision_thresholds
+from annotator.settings import get_settings
+from annotator.tables import Annotation, Item, Prediction
+
+MIN_WEIGHT = 0.05  # an annotator who agrees with no one still counts a little (alpha may be <= 0)
+
+
+@dataclass(frozen=True)
+class ConsensusItem:
+    """One item's consensus labels. ``corrected_from`` is the labeler's original answer the annotators
+    corrected (``{"adapter_version", "emotions", "intensity", "cause"}``), or None where there is no
+    such prediction or it has the consensus emotions and cause."""
+
+    item_id: int
+    text: str
+    emotions: frozenset[str]
+    intensity: float | None
+    cause: tuple[int, int] | None
+    agreement: float
+    n_annotations: int
+    corrected_from: dict[str, Any] | None = None
+    intensities: dict[str, float] | None = None  # per consensus emotion, where annotators gave one
+
+
+@dataclass(frozen=True)
+class ConsensusDataset:
+    """Training items, held-out gold items, and a hash of both (the data snapshot id)."""
+
+    train: list[ConsensusItem]
+    gold: list[ConsensusItem]
+    data_hash: str
+
+
+@dataclass(frozen=True)
+class ConsensusRules:
+    """When an item's consensus becomes data (see the module docstring)."""
+
+    min_annotations: int = 2
+    min_agreement: float = 0.6
+    gold_fraction: float = 0.1
+    trusted_annotators: frozenset[str] = field(default_factory=frozenset)
+    allow_trusted_single: bool = False
+    intensity_method: str = "mean"
+
+
+def consensus_rules(project_settings: dict[str, Any] | None = None) -> ConsensusRules:
+    """The settings' rules, overridden by a project's own settings keys."""
+    s = get_settings()
+    own = project_settings or {}
+    return ConsensusRules(
+        min_annotations=int(own.get("min_annotations", s.consensus_min_annotations)),
+        min_agreement=float(own.get("min_agreement", s.consensus_min_agreement)),
+        gold_fraction=float(own.get("gold_fraction", s.consensus_gold_fraction)),
+        trusted_annotators=frozenset(own.get("trusted_annotators", s.consensus_trusted_annotators)),
+        allow_trusted_single=bool(own.get("allow_trusted_single", s.consensus_allow_trusted_single)),
+        intensity_method=str(own.get("intensity_method", s.consensus_intensity)),
+    )
+
+
+def in_gold_slice(digest: str, fraction: float) -> bool:
+    """Whether an item (by its content hash) falls in the gold slice of size ``fraction``."""
+    point = int(bytes_hash(f"gold:{digest}".encode())[:16], 16) / 16**16
+    return point < fraction
+
+
+def reliability_weights(codings: list[Coding], texts: dict[int, str]) -> dict[str, float]:
+    """Each annotator's weight: alpha on the emotion set against the others' consensus, in [MIN_WEIGHT, 1]
+    (the mean of the known weights for an annotator who shares no item with anyone)."""
+    scores = per_annotator(loo_pairs(codings, texts, with_cause=False), "emotions", texts)
+    known = {name: min(1.0, max(MIN_WEIGHT, s["alpha"])) for name, s in scores.items() if s["alpha"] is not None}
+    fallback = sum(known.values()) / len(known) if known else 1.0
+    return {name: known.get(name, fallback) for name in scores}
+
+
+def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
+    """The consensus training items and gold items of ``project`` (see the module docstring)."""
+    with session_scope(engine) as db:
+        proj = repo.get_project_or_raise(db, project)
+        rules = consensus_rules(proj.settings)
+        data = load_codings(db, proj, with_labeler=False)
+        originals = _corrected_predictions(db, proj.id, decision_thresholds(db, proj))
+    weights = reliability_weights(data.humans, data.texts)
+    by_item: dict[int, list[Coding]] = {}
+    for c in data.humans:
+        by_item.setdefault(c.item, []).append(c)
+    train: list[ConsensusItem] = []
+    gold: list[ConsensusItem] = []
+    for item_id in sorted(by_item):
+        group, text = by_item[item_id], data.texts[item_id]
+        agreement = masi_similarity([c.emotions for c in group])
+        is_gold = in_gold_slice(content_hash(text), rules.gold_fraction)
+        if len(group) >= rules.min_annotations and agreement >= rules.min_agreement:
+            chosen = group
+        elif not is_gold and rules.allow_trusted_single and any(c.coder in rules.trusted_annotators for c in group):
+            chosen = [c for c in group if c.coder in rules.trusted_annotators]
+        else:
+            continue
+        cons = consensus_coding(item_id, chosen, text, weights, rules.intensity_method)
+        original = _most_common_original(originals, item_id, data.based_on.get(item_id, []))
+        if original is not None and frozenset(original["emotions"]) == cons.emotions and \
+                _as_span(original["cause"]) == cons.cause:
+            original = None
+        entry = ConsensusItem(item_id=item_id, text=text, emotions=cons.emotions, intensity=cons.intensity,
+                              cause=cons.cause, agreement=agreement, n_annotations=len(group),
+                              corrected_from=original, intensities=dict(cons.intensities) or None)
+        (gold if is_gold else train).append(entry)
+    return ConsensusDataset(train=train, gold=gold, data_hash=_data_hash(train, gold))
+
+
+def _corrected_predictions(db: Any, project_id: int, thresholds: Callable[[str], Thresholds]
+                           ) -> dict[tuple[int, str], dict[str, Any]]:
+    """``{(item, adapter version): original answer}`` for every prediction an annotation says it corrected."""
+    rows = db.execute(
+        select(Prediction.item_id, Prediction.adapter_version, Prediction.emotions, Prediction.intensity,
+               Prediction.cause_start, Prediction.cause_end)
+        .join(Item, Item.id == Prediction.item_id)
+        .where(Item.project_id == project_id,
+               select(Annotation.id).where(Annotation.item_id == Prediction.item_id,
+                                           Annotation.based_on_adapter == Prediction.adapter_version,
+                                           Annotation.status == "accepted").exists())
+    ).all()
+    out = {}
+    for r in rows:
+        cause = None if r.cause_start is None or r.cause_end is None else (r.cause_start, r.cause_end)
+        c = predicted_coding(r.item_id, r.adapter_version, r.emotions, r.intensity, cause, thresholds(r.adapter_version))
+        out[(r.item_id, r.adapter_version)] = {"adapter_version": r.adapter_version, "emotions": sorted(c.emotions),
+                                               "intensity": c.intensity, "cause": list(cause) if cause else None}
+    return out
+
+
+def _most_common_original(originals: dict[tuple[int, str], dict[str, Any]], item_id: int,
+                          versions: list[str]) -> dict[str, Any] | None:
+    for version, _ in Counter(versions).most_common():
+        if (item_id, version) in originals:
+            return originals[(item_id, version)]
+    return None
+
+
+def _as_span(value: list[int] | None) -> tuple[int, int] | None:
+    return None if value is None else (value[0], value[1])
+
+
+def _data_hash(train: list[ConsensusItem], gold: list[ConsensusItem]) -> str:
+    """A hash of exactly what training and evaluation see (texts by content hash)."""
+    rows = [[split, content_hash(i.text), sorted(i.emotions), i.intensity, i.cause, i.corrected_from]
+            + ([sorted(i.intensities.items())] if i.intensities else [])
+            for split, items in (("train", train), ("gold", gold)) for i in items]
+    return bytes_hash(json.dumps(rows, sort_keys=True).encode())

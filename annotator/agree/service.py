@@ -1,0 +1,215 @@
+"""Agreement of a project's annotations, field by field, stored as agreement reports.
+
+For every field (``emotion:<label>``, ``emotions``, ``intensity``, ``cause``; see
+:mod:`annotator.agree.matrix`) two figures: ``human-human`` (the accepted human annotations) and,
+when the project has an active adapter with predictions on annotated items, ``labeler-human`` (the
+same with the labeler as one more coder; its details keep the alpha without it for comparison). Each
+comes with a bootstrap interval over items, the number of items and coders, and details: every
+annotator's alpha against the leave-one-out consensus of the others and, for causes, pairwise span F1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from itertools import combinations
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from annotator import repo
+from annotator.agree.alpha import alpha, bootstrap as bootstrap_interval
+from annotator.agree.matrix import Coding, check_fields, field_names, value_counts
+from annotator.agree.reliability import loo_pairs, per_annotator
+from annotator.agree.spans import span_f1, span_mask, token_offsets
+from annotator.db import session_scope
+from annotator.agree.consensus import Thresholds, decided
+from annotator.projects.service import decision_thresholds
+from annotator.settings import get_settings
+from annotator.tables import Adapter, AgreementReport, Annotation, Item, Prediction, Project, utcnow
+
+HUMAN = "human-human"
+LABELER = "labeler-human"
+
+
+@dataclass
+class ProjectCodings:
+    """A project's accepted human codings, its active labeler's codings of the same items, and their texts."""
+
+    labels: list[str]
+    humans: list[Coding]
+    labeler: list[Coding] = field(default_factory=list)
+    labeler_version: str | None = None
+    texts: dict[int, str] = field(default_factory=dict)
+    based_on: dict[int, list[str]] = field(default_factory=dict)  # item -> adapters its annotators corrected
+
+
+@dataclass
+class FieldAgreement:
+    """One agreement figure: a field, for one set of coders."""
+
+    field: str
+    coders: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_items: int
+    n_coders: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgreementResult:
+    """Every figure of one agreement computation."""
+
+    project: str
+    created_at: datetime
+    figures: list[FieldAgreement]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"project", "created_at", "fields": {field: {coders: {alpha, ci_low, ci_high, n_items, n_coders,
+        details}}}}``."""
+        fields: dict[str, dict[str, Any]] = {}
+        for f in self.figures:
+            entry = asdict(f)
+            entry["alpha"] = entry.pop("value")
+            del entry["field"], entry["coders"]
+            fields.setdefault(f.field, {})[f.coders] = entry
+        return {"project": self.project, "created_at": self.created_at.isoformat(), "fields": fields}
+
+
+def load_codings(db: Session, project: Project, with_labeler: bool = True) -> ProjectCodings:
+    """The accepted annotations of ``project`` as codings, plus (``with_labeler``) the active adapter's
+    predictions of the annotated items, decided at the project's thresholds for that adapter."""
+    rows = db.execute(
+        select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
+               Annotation.cause_start, Annotation.cause_end, Annotation.based_on_adapter, Annotation.intensities)
+        .join(Item, Item.id == Annotation.item_id)
+        .where(Item.project_id == project.id, Annotation.status == "accepted")
+        .order_by(Annotation.item_id, Annotation.annotator)
+    ).all()
+    data = ProjectCodings(labels=list(project.labels), humans=[
+        Coding(r.item_id, r.annotator, frozenset(r.emotions or ()), r.intensity, _span(r.cause_start, r.cause_end),
+               _pairs(r.intensities))
+        for r in rows
+    ])
+    for r in rows:
+        if r.based_on_adapter:
+            data.based_on.setdefault(r.item_id, []).append(r.based_on_adapter)
+    annotated = select(Annotation.item_id).join(Item, Item.id == Annotation.item_id).where(
+        Item.project_id == project.id, Annotation.status == "accepted")
+    data.texts = dict(db.execute(select(Item.id, Item.text).where(Item.id.in_(annotated))).all())
+    if with_labeler and project.active_adapter_id is not None:
+        version = db.scalar(select(Adapter.version).where(Adapter.id == project.active_adapter_id))
+        if version is not None:
+            threshold = decision_thresholds(db, project)(version)
+            preds = db.execute(
+                select(Prediction.item_id, Prediction.emotions, Prediction.intensity, Prediction.cause_start,
+                       Prediction.cause_end, Prediction.intensities)
+                .where(Prediction.adapter_version == version, Prediction.item_id.in_(annotated))
+            ).all()
+            data.labeler_version = version
+            data.labeler = [predicted_coding(p.item_id, f"labeler:{version}", p.emotions, p.intensity,
+                                             _span(p.cause_start, p.cause_end), threshold, p.intensities)
+                            for p in preds]
+    return data
+
+
+def predicted_coding(item: int, coder: str, scores: dict[str, Any], intensity: float | None,
+                     cause: tuple[int, int] | None, threshold: Thresholds,
+                     intensities: dict[str, Any] | None = None) -> Coding:
+    """A prediction as a coding: the labels whose probability reaches their threshold, and the intensity of
+    each of those (as a human gives intensities only for the emotions chosen)."""
+    chosen = frozenset(decided(scores, threshold))
+    return Coding(item, coder, chosen, intensity, cause,
+                  _pairs({k: v for k, v in (intensities or {}).items() if k in chosen}))
+
+
+def _pairs(intensities: dict[str, Any] | None) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted((str(k), float(v)) for k, v in (intensities or {}).items() if v is not None))
+
+
+def _span(start: int | None, end: int | None) -> tuple[int, int] | None:
+    return None if start is None or end is None else (start, end)
+
+
+def compute_agreement(engine: Engine, project: str, fields: Sequence[str] | None = None, *,
+                      bootstrap: int | None = None, confidence: float | None = None,
+                      with_labeler: bool = True, store: bool = True, seed: int = 0) -> AgreementResult:
+    """Alpha (and its bootstrap interval) of every field of ``project``, human-human and labeler-human.
+
+    ``fields`` restricts the fields (default: all); ``bootstrap`` (resamples)/``confidence`` default to
+    ANNOTATOR_AGREEMENT_BOOTSTRAP/CONFIDENCE. With ``store`` every figure becomes an agreement report row.
+    """
+    settings = get_settings()
+    resamples = settings.agreement_bootstrap if bootstrap is None else bootstrap
+    level = settings.agreement_confidence if confidence is None else confidence
+    with session_scope(engine) as db:
+        proj = repo.get_project_or_raise(db, project)
+        project_id = proj.id
+        data = load_codings(db, proj, with_labeler)
+        names = check_fields(fields, data.labels) if fields else field_names(data.labels, data.humans)
+    pairs = loo_pairs(data.humans, data.texts, with_cause="cause" in names)
+    figures: list[FieldAgreement] = []
+    for name in names:
+        human = _figure(name, HUMAN, data.humans, data.texts, resamples, level, seed)
+        human.details["per_annotator"] = per_annotator(pairs, name, data.texts)
+        if name == "cause":
+            human.details.update(pairwise_span_f1(data.humans, data.texts))
+        figures.append(human)
+        if data.labeler:
+            both = _figure(name, LABELER, data.humans + data.labeler, data.texts, resamples, level, seed)
+            both.details.update(labeler=data.labeler_version, alpha_without_labeler=human.value,
+                                delta=None if both.value is None or human.value is None else both.value - human.value)
+            figures.append(both)
+    result = AgreementResult(project=project, created_at=utcnow(), figures=figures)
+    if store:
+        with session_scope(engine) as db:
+            db.add_all(AgreementReport(project_id=project_id, field=f.field, coders=f.coders, value=f.value,
+                                       ci_low=f.ci_low, ci_high=f.ci_high, n_items=f.n_items,
+                                       n_coders=f.n_coders, details=f.details, created_at=result.created_at)
+                       for f in figures)
+    return result
+
+
+def _figure(name: str, coders: str, codings: Sequence[Coding], texts: dict[int, str], resamples: int,
+            confidence: float, seed: int) -> FieldAgreement:
+    data = value_counts(codings, name, texts)
+    low, high, used = bootstrap_interval(data, resamples, confidence, seed)
+    details: dict[str, Any] = {"bootstrap_resamples": used, "confidence": confidence}
+    value = alpha(data)
+    if value is None:
+        details["undefined"] = ("no item has two codings" if data.n_items == 0
+                                else "no variation: every coding has the same value")
+    return FieldAgreement(name, coders, value, low, high, data.n_items, data.n_coders, details)
+
+
+def pairwise_span_f1(codings: Sequence[Coding], texts: dict[int, str]) -> dict[str, Any]:
+    """Mean token F1 and exact-match rate of the cause spans over every pair of coders of an item
+    (pairs where neither gave a cause are left out)."""
+    by_item: dict[int, list[Coding]] = {}
+    for c in codings:
+        by_item.setdefault(c.item, []).append(c)
+    scores, exact = [], 0
+    for item, group in by_item.items():
+        offsets = token_offsets(texts[item])
+        for a, b in combinations(group, 2):
+            f1 = span_f1(span_mask(offsets, a.cause), span_mask(offsets, b.cause))
+            if f1 is not None:
+                scores.append(f1)
+                exact += a.cause == b.cause
+    n = len(scores)
+    return {"span_f1": sum(scores) / n if n else None, "span_exact": exact / n if n else None, "span_pairs": n}
+
+
+def latest_reports(db: Session, project_id: int) -> list[AgreementReport]:
+    """The most recent agreement figures of a project (one computation's rows)."""
+    newest = db.scalar(select(AgreementReport.created_at).where(AgreementReport.project_id == project_id)
+                       .order_by(AgreementReport.created_at.desc()).limit(1))
+    if newest is None:
+        return []
+    return list(db.scalars(select(AgreementReport).where(AgreementReport.project_id == project_id,
+                                                         AgreementReport.created_at == newest)
+                           .order_by(AgreementReport.id)))

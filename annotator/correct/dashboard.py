@@ -1,0 +1,313 @@
+"""What the Streamlit dashboard shows and saves: plain functions over a session, no Streamlit here.
+
+- overview: counts, the per-label distribution of the current best labels, job progress;
+- review queue: items the labeler is least sure of (or where coders disagree most), and saving a
+  human correction of all three fields under the logged-in annotator;
+- agreement: the AgreementReport rows written by the agreement module (never computed here).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations, groupby
+from typing import Any
+
+import orjson
+from sqlalchemy import Text, cast, exists, func, select
+from sqlalchemy.orm import Session
+
+from annotator import repo
+from annotator.agree.consensus import Thresholds, decided, from_humans, from_machine
+from annotator.label.adapters import active_adapter
+from annotator.jobs.service import list_jobs
+from annotator.projects.service import decision_thresholds
+from annotator.tables import AgreementReport, Annotation, Item, Job, Prediction, Project
+
+REVIEW_ORDERS = ("confidence", "disagreement")
+
+
+# --- overview -----------------------------------------------------------------------------------
+
+
+def overview(db: Session, project_name: str) -> dict[str, Any]:
+    """Items, predicted, corrected (items with an accepted human annotation), annotations, active adapter."""
+    project = repo.get_project_or_raise(db, project_name)
+    counts = repo.project_counts(db, project.id)
+    active = active_adapter(db, project)
+    return {
+        "items": counts["items"],
+        "predicted": counts["predicted"],
+        "corrected": counts["annotated"],
+        "annotations": counts["annotations"],
+        "active_adapter": active.version if active else None,
+    }
+
+
+def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
+    """How many items carry each label in their current best labels, split by source (human / model).
+
+    The rule of :func:`annotator.agree.consensus.best_labels` (the export's): the human majority where people
+    annotated the item, else the preferred (active) adapter's prediction, else the newest, thresholded.
+    Predictions stream in item order as raw JSON (orjson), which keeps 100k items to seconds.
+    One row per (label, source) with a count; every label of the taxonomy is present.
+    """
+    project = repo.get_project_or_raise(db, project_name)
+    thresholds = decision_thresholds(db, project)
+    active = active_adapter(db, project)
+    preferred = active.version if active else None
+    humans: dict[int, list[Any]] = defaultdict(list)
+    for row in db.execute(
+        select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
+               Annotation.cause_start, Annotation.cause_end, Annotation.cause_text)
+        .join(Item, Item.id == Annotation.item_id)
+        .where(Item.project_id == project.id, Annotation.status == "accepted")
+    ):
+        humans[row.item_id].append(row)
+    counts: Counter[tuple[str, str]] = Counter()
+    for annotations in humans.values():
+        counts.update((label, "human") for label in from_humans(annotations).emotions)
+    predictions = db.execute(
+        select(Prediction.item_id, Prediction.adapter_version, cast(Prediction.emotions, Text))
+        .join(Item, Item.id == Prediction.item_id)
+        .where(Item.project_id == project.id)
+        .order_by(Prediction.item_id, Prediction.created_at.desc(), Prediction.id.desc())
+        .execution_options(yield_per=5000)
+    )
+    for item_id, rows in groupby(predictions, key=lambda r: r[0]):
+        if item_id in humans:
+            continue
+        versions = list(rows)  # newest first
+        chosen = next((r for r in versions if r[1] == preferred), versions[0])
+        counts.update((label, "model") for label in decided(orjson.loads(chosen[2]), thresholds(chosen[1])))
+    sources = sorted({source for _, source in counts} or {"model"})
+    return [{"label": label, "source": source, "items": counts[(label, source)]}
+            for label in project.labels for source in sources]
+
+
+def job_progress(db: Session, project_name: str, limit: int = 20, kind: str | None = None) -> list[dict[str, Any]]:
+    """The project's newest jobs (of one kind if given) with state and progress (0..1, None if no total)."""
+    project = repo.get_project_or_raise(db, project_name)
+    return [
+        {"id": job.id, "kind": job.kind, "state": job.state, "adapter": job.adapter_version, "done": job.done,
+         "total": job.total, "progress": min(job.done / job.total, 1.0) if job.total else None,
+         "error": job.error, "created": job.created_at, "finished": job.finished_at}
+        for job in _jobs(db, project.id, limit, kind)
+    ]
+
+
+def _jobs(db: Session, project_id: int, limit: int, kind: str | None) -> list[Job]:
+    if kind is None:
+        return list_jobs(db, project_id, limit=limit)
+    return list(db.scalars(select(Job).where(Job.project_id == project_id, Job.kind == kind)
+                           .order_by(Job.id.desc()).limit(limit)))
+
+
+# --- review queue -------------------------------------------------------------------------------
+
+
+@dataclass
+class ReviewItem:
+    """One item to review: the text and what the labeler proposed for it."""
+
+    item_id: int
+    text: str
+    adapter_version: str | None
+    probabilities: dict[str, float]  # every label, highest first
+    proposed: list[str]  # labels at or over the project's threshold
+    intensity: float | None
+    cause_start: int | None
+    cause_end: int | None
+    confidence: float | None
+    intensities: dict[str, float] | None = None  # per emotion (one-pass predictions)
+    disagreement: float | None = None
+    other_annotations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def reference_version(db: Session, project: Project) -> str | None:
+    """The adapter version whose predictions the queue shows: the active one, else the newest that predicted."""
+    active = active_adapter(db, project)
+    if active is not None:
+        return active.version
+    return db.scalar(
+        select(Prediction.adapter_version).join(Item, Item.id == Prediction.item_id)
+        .where(Item.project_id == project.id).order_by(Prediction.created_at.desc(), Prediction.id.desc()).limit(1)
+    )
+
+
+def review_queue(db: Session, project_name: str, annotator: str, order: str = "confidence",
+                 limit: int = 50) -> list[ReviewItem]:
+    """Items ``annotator`` has not annotated yet, least confident prediction first, or most disagreed first.
+
+    ``confidence``: items predicted by the reference version, by ascending confidence (unknown first).
+    ``disagreement``: items others annotated, by 1 - mean pairwise Jaccard between the label sets of
+    the other annotators and the labeler (labeler-human disagreement counts when one person annotated).
+    """
+    if order not in REVIEW_ORDERS:
+        raise ValueError(f"unknown order {order!r}; use one of: {', '.join(REVIEW_ORDERS)}")
+    project = repo.get_project_or_raise(db, project_name)
+    version = reference_version(db, project)
+    threshold = decision_thresholds(db, project)(version)
+    mine = exists().where(Annotation.item_id == Item.id, Annotation.annotator == annotator)
+    if order == "confidence":
+        if version is None:
+            return []
+        rows = db.execute(
+            select(Item, Prediction).join(Prediction, Prediction.item_id == Item.id)
+            .where(Item.project_id == project.id, Prediction.adapter_version == version, ~mine)
+            .order_by(Prediction.confidence.asc().nulls_first(), Item.id).limit(limit)
+        ).all()
+        return [_review_item(item, pred, threshold) for item, pred in rows]
+    return _by_disagreement(db, project, annotator, version, threshold, limit, mine)
+
+
+def _by_disagreement(db: Session, project: Project, annotator: str, version: str | None, threshold: Thresholds,
+                     limit: int, mine: Any) -> list[ReviewItem]:
+    others = exists().where(Annotation.item_id == Item.id, Annotation.annotator != annotator,
+                            Annotation.status == "accepted")
+    items = db.scalars(select(Item).where(Item.project_id == project.id, others, ~mine).order_by(Item.id)).all()
+    if not items:
+        return []
+    ids = [item.id for item in items]
+    anns = repo.annotations_for_items(db, ids)
+    preds = {p.item_id: p for p in db.scalars(
+        select(Prediction).where(Prediction.item_id.in_(ids), Prediction.adapter_version == version))}
+    scored = []
+    for item in items:
+        accepted = [a for a in anns[item.id] if a.status == "accepted"]
+        pred = preds.get(item.id)
+        sets = [set(a.emotions) for a in accepted]
+        if pred is not None:
+            sets.append(set(from_machine(pred, threshold).emotions))
+        review = _review_item(item, pred, threshold)
+        review.disagreement = disagreement(sets)
+        review.other_annotations = [
+            {"annotator": a.annotator, "emotions": a.emotions, "intensity": a.intensity, "cause": a.cause_text}
+            for a in accepted
+        ]
+        scored.append(review)
+    scored.sort(key=lambda r: (-(r.disagreement or 0.0), r.item_id))
+    return scored[:limit]
+
+
+def disagreement(label_sets: list[set[str]]) -> float:
+    """1 - the mean pairwise Jaccard similarity of label sets (two empty sets agree); 0 for fewer than two."""
+    pairs = list(combinations(label_sets, 2))
+    if not pairs:
+        return 0.0
+    sims = [len(a & b) / len(a | b) if a | b else 1.0 for a, b in pairs]
+    return 1.0 - sum(sims) / len(sims)
+
+
+def _review_item(item: Item, pred: Prediction | None, threshold: Thresholds) -> ReviewItem:
+    if pred is None:
+        return ReviewItem(item.id, item.text, None, {}, [], None, None, None, None)
+    best = from_machine(pred, threshold)
+    probs = dict(sorted((best.scores or {}).items(), key=lambda kv: -kv[1]))
+    return ReviewItem(item.id, item.text, pred.adapter_version, probs, best.emotions, pred.intensity,
+                      pred.cause_start, pred.cause_end, pred.confidence,
+                      intensities={k: float(v) for k, v in (pred.intensities or {}).items()} or None)
+
+
+def review_item(db: Session, project_name: str, item_id: int) -> ReviewItem:
+    """One item of the project as the review page shows it (the reference version's prediction, if any)."""
+    project = repo.get_project_or_raise(db, project_name)
+    item = db.get(Item, item_id)
+    if item is None or item.project_id != project.id:
+        raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
+    version = reference_version(db, project)
+    pred = db.scalar(select(Prediction).where(Prediction.item_id == item_id, Prediction.adapter_version == version))
+    return _review_item(item, pred, decision_thresholds(db, project)(version))
+
+
+def cause_span(text: str, phrase: str, near: int | None = None) -> tuple[int, int] | None:
+    """Character offsets of ``phrase`` in ``text`` (None for an empty phrase); ValueError if it is not there.
+
+    When the phrase occurs several times, the occurrence starting nearest to ``near`` wins, so
+    accepting a proposed cause keeps its exact offsets.
+    """
+    phrase = phrase.strip()
+    if not phrase:
+        return None
+    starts = []
+    i = text.find(phrase)
+    while i != -1:
+        starts.append(i)
+        i = text.find(phrase, i + 1)
+    if not starts:
+        raise ValueError(f"the cause {phrase!r} is not a part of the text; copy it exactly from the text")
+    start = min(starts, key=lambda s: abs(s - near)) if near is not None else starts[0]
+    return start, start + len(phrase)
+
+
+def save_correction(db: Session, project_name: str, item_id: int, annotator: str, emotions: list[str],
+                    intensity: float | None, cause: tuple[int, int] | None, *,
+                    intensities: dict[str, float] | None = None,
+                    based_on_adapter: str | None = None, lead_time: float | None = None) -> Annotation:
+    """Store (insert or replace) ``annotator``'s labels for one item, with source 'dashboard'.
+
+    ``intensities``: an intensity per chosen emotion (those of emotions not chosen are dropped). Refuses
+    labels outside the taxonomy, an intensity outside [0, 1] and a cause span outside the text.
+    """
+    project = repo.get_project_or_raise(db, project_name)
+    item = db.get(Item, item_id)
+    if item is None or item.project_id != project.id:
+        raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
+    unknown = sorted(set(emotions) - set(project.labels))
+    if unknown:
+        raise ValueError(f"labels not in the project's taxonomy: {', '.join(unknown)}")
+    per_emotion = {label: float(v) for label, v in (intensities or {}).items() if label in emotions and v is not None}
+    for name, value in [("intensity", intensity), *((f"intensity of {k}", v) for k, v in per_emotion.items())]:
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, got {value}")
+    if cause is not None and not 0 <= cause[0] < cause[1] <= len(item.text):
+        raise ValueError(f"cause span {cause} is outside the text (0..{len(item.text)})")
+    row = {
+        "item_id": item_id, "annotator": annotator, "emotions": sorted(set(emotions), key=project.labels.index),
+        "intensity": intensity, "intensities": per_emotion or None,
+        "cause_start": cause[0] if cause else None, "cause_end": cause[1] if cause else None,
+        "cause_text": item.text[cause[0]:cause[1]] if cause is not None else None,
+        "based_on_adapter": based_on_adapter, "lead_time": lead_time,
+    }
+    repo.upsert_annotations(db, [row], "dashboard")
+    return db.scalar(select(Annotation).where(Annotation.item_id == item_id, Annotation.annotator == annotator))
+
+
+def project_labels(db: Session, project_name: str) -> list[str]:
+    """The project's taxonomy labels, in taxonomy order."""
+    return list(repo.get_project_or_raise(db, project_name).labels)
+
+
+def annotations_by(db: Session, project_name: str, annotator: str) -> int:
+    """How many items of the project ``annotator`` has annotated."""
+    project = repo.get_project_or_raise(db, project_name)
+    return db.scalar(
+        select(func.count()).select_from(Annotation).join(Item, Item.id == Annotation.item_id)
+        .where(Item.project_id == project.id, Annotation.annotator == annotator)
+    ) or 0
+
+
+# --- agreement ----------------------------------------------------------------------------------
+
+
+def agreement_history(db: Session, project_name: str) -> list[dict[str, Any]]:
+    """Every agreement figure recorded for the project, oldest first (field, coders, value, CI, n, time)."""
+    project = repo.get_project_or_raise(db, project_name)
+    reports = db.scalars(
+        select(AgreementReport).where(AgreementReport.project_id == project.id)
+        .order_by(AgreementReport.created_at, AgreementReport.id)
+    ).all()
+    return [
+        {"field": r.field, "coders": r.coders, "metric": r.metric, "value": r.value, "ci_low": r.ci_low,
+         "ci_high": r.ci_high, "n_items": r.n_items, "n_coders": r.n_coders, "created_at": r.created_at}
+        for r in reports
+    ]
+
+
+def latest_agreement(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest figure per (field, coders, metric) from :func:`agreement_history`'s rows."""
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in history:
+        latest[(row["field"], row["coders"], row["metric"])] = row
+    return sorted(latest.values(), key=lambda r: (r["coders"], r["field"]))
+

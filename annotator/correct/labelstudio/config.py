@@ -1,0 +1,55 @@
+"""The Label Studio labeling config for a project, generated from its taxonomy.
+
+Control names are a contract shared with :mod:`annotator.correct.labelstudio.tasks` (which writes results
+under them) and :mod:`annotator.correct.labelstudio.results` (which reads them back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from xml.sax.saxutils import quoteattr
+
+TEXT = "text"  # the <Text> object; tasks carry the item text in data["text"]
+EMOTIONS = "emotions"  # <Choices choice="multiple">
+INTENSITY = "intensity"  # <Number min=0 max=1 step=0.01>: the item's overall intensity
+EMOTION_INTENSITY_PREFIX = "intensity_"  # one <Number> per label, shown while that label is chosen
+CAUSE = "cause"  # <Labels> over the text; the one label is also called "cause"
+CAUSE_LABEL = "cause"
+INTENSITY_MIN = 0.0
+INTENSITY_MAX = 1.0
+INTENSITY_STEP = 0.01
+
+
+def emotion_intensity(label: str) -> str:
+    """The control name of one emotion's intensity (labels are lower-case words, so it is a valid name)."""
+    return f"{EMOTION_INTENSITY_PREFIX}{label}"
+
+
+def labeling_config(labels: Sequence[str]) -> str:
+    """Labeling config XML: the text, the emotions (multi-choice, required), the overall intensity, an
+    intensity per chosen emotion (each shown only while its emotion is chosen) and the cause span.
+
+    >>> "<Choice value=\\"joy\\"/>" in labeling_config(["joy", "anger"])
+    True
+    """
+    if not labels:
+        raise ValueError("a labeling config needs at least one emotion label")
+    choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
+    per_emotion = "\n".join(
+        f"""  <View visibleWhen="choice-selected" whenTagName="{EMOTIONS}" whenChoiceValue={quoteattr(label)}>
+    <Header value={quoteattr(f"Intensity of {label}")} size="6"/>
+    <Number name={quoteattr(emotion_intensity(label))} toName="{TEXT}" min="{INTENSITY_MIN:g}" max="{INTENSITY_MAX:g}" step="{INTENSITY_STEP:g}"/>
+  </View>""" for label in labels)
+    return f"""<View>
+  <Labels name="{CAUSE}" toName="{TEXT}">
+    <Label value="{CAUSE_LABEL}" background="#ffa39e"/>
+  </Labels>
+  <Text name="{TEXT}" value="${TEXT}"/>
+  <Header value="Emotions"/>
+  <Choices name="{EMOTIONS}" toName="{TEXT}" choice="multiple" showInline="true" required="true">
+{choices}
+  </Choices>
+  <Header value="Intensity (0 to 1)"/>
+  <Number name="{INTENSITY}" toName="{TEXT}" min="{INTENSITY_MIN:g}" max="{INTENSITY_MAX:g}" step="{INTENSITY_STEP:g}"/>
+{per_emotion}
+</View>"""

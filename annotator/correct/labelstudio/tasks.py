@@ -1,0 +1,90 @@
+"""Our item and its current prediction -> a Label Studio task with the prediction embedded.
+
+The task's ``data`` carries the text and our item id (``item_id``): the stable id that push uses to
+reconcile after an interrupted import. The embedded prediction holds one result item per field
+(emotions, intensity, cause), ``model_version`` = the adapter version and ``score`` = our confidence.
+Span offsets are code points, as in Python: Label Studio's Text tag stores code-point offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from annotator.agree.consensus import Thresholds, threshold_of
+from annotator.correct.labelstudio import config as cfg
+
+ITEM_ID = "item_id"  # key of our item id in task data
+EXTERNAL_ID = "external_id"  # the item's id in the user's source, shown as a column in Label Studio
+
+
+class ItemLike(Protocol):
+    id: int
+    text: str
+    external_id: str | None
+
+
+class PredictionLike(Protocol):
+    adapter_version: str
+    emotions: dict[str, Any]
+    intensity: float | None
+    intensities: dict[str, Any] | None
+    cause_start: int | None
+    cause_end: int | None
+    confidence: float | None
+
+
+def _number(name: str, value: float) -> dict[str, Any]:
+    value = min(max(float(value), cfg.INTENSITY_MIN), cfg.INTENSITY_MAX)
+    return {"id": name, "from_name": name, "to_name": cfg.TEXT, "type": "number", "value": {"number": round(value, 2)}}
+
+
+def prediction_result(text: str, labels: Sequence[str], prediction: PredictionLike,
+                      thresholds: Thresholds) -> list[dict[str, Any]]:
+    """Result items for one prediction: the emotions at or above their threshold (taxonomy order), the
+    intensity and each chosen emotion's intensity rounded to the config's step, and the cause span when
+    it lies inside the text."""
+    result: list[dict[str, Any]] = []
+    chosen = [label for label in labels if float(prediction.emotions.get(label, 0.0)) >= threshold_of(thresholds, label)]
+    if chosen:
+        result.append({
+            "id": cfg.EMOTIONS, "from_name": cfg.EMOTIONS, "to_name": cfg.TEXT, "type": "choices",
+            "value": {"choices": chosen},
+        })
+    if prediction.intensity is not None:
+        result.append(_number(cfg.INTENSITY, prediction.intensity))
+    own = getattr(prediction, "intensities", None) or {}
+    result.extend(_number(cfg.emotion_intensity(label), own[label]) for label in chosen if own.get(label) is not None)
+    start, end = prediction.cause_start, prediction.cause_end
+    if start is not None and end is not None and 0 <= start < end <= len(text):
+        result.append({
+            "id": cfg.CAUSE, "from_name": cfg.CAUSE, "to_name": cfg.TEXT, "type": "labels",
+            "value": {"start": start, "end": end, "text": text[start:end], "labels": [cfg.CAUSE_LABEL]},
+        })
+    return result
+
+
+def task_json(item: ItemLike, prediction: PredictionLike | None, labels: Sequence[str],
+              threshold: Thresholds) -> dict[str, Any]:
+    """The import JSON of one task; without a prediction the task carries none."""
+    data: dict[str, Any] = {cfg.TEXT: item.text, ITEM_ID: item.id}
+    if item.external_id is not None:
+        data[EXTERNAL_ID] = item.external_id
+    task: dict[str, Any] = {"data": data}
+    if prediction is not None:
+        task["predictions"] = [prediction_json(item.text, prediction, labels, threshold)]
+    return task
+
+
+def prediction_json(text: str, prediction: PredictionLike, labels: Sequence[str], threshold: Thresholds,
+                    task_id: int | None = None) -> dict[str, Any]:
+    """One prediction; with ``task_id`` in the form ``import_predictions`` takes for an existing task."""
+    out: dict[str, Any] = {
+        "model_version": prediction.adapter_version,
+        "result": prediction_result(text, labels, prediction, threshold),
+    }
+    if prediction.confidence is not None:
+        out["score"] = round(float(prediction.confidence), 4)
+    if task_id is not None:
+        out["task"] = task_id
+    return out

@@ -1,0 +1,192 @@
+"""Export a project's items with their current best labels and provenance, streaming page by page.
+
+Formats: ``jsonl`` (one object a line), ``csv`` (flat columns, lists joined with ``;``, nested values
+as JSON) and ``hf`` (a folder of Parquet shards under ``data/`` that ``datasets.load_dataset(folder)``
+reads as a ``train`` split, with a fixed schema: one score column per taxonomy label).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from annotator import repo
+from annotator.agree.consensus import Thresholds, best_labels
+from annotator.db import session_scope
+from annotator.projects.service import decision_thresholds
+from annotator.tables import Adapter, Annotation, Item, Prediction
+
+EXPORT_FORMATS = ("jsonl", "csv", "hf")
+HF_SHARD_ROWS = 100_000
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote."""
+
+    path: Path
+    rows: int
+    files: list[Path]
+
+
+def _prediction_dict(p: Prediction) -> dict[str, Any]:
+    return {
+        "adapter_version": p.adapter_version, "emotions": p.emotions, "intensity": p.intensity,
+        "intensities": p.intensities,
+        "cause": None if p.cause_start is None else {"start": p.cause_start, "end": p.cause_end, "text": p.cause_text},
+        "confidence": p.confidence, "provenance": p.provenance, "created_at": p.created_at.isoformat(),
+    }
+
+
+def _annotation_dict(a: Annotation) -> dict[str, Any]:
+    return {
+        "annotator": a.annotator, "emotions": a.emotions, "intensity": a.intensity, "intensities": a.intensities,
+        "cause": None if a.cause_start is None else {"start": a.cause_start, "end": a.cause_end, "text": a.cause_text},
+        "source": a.source, "status": a.status, "rejection_reason": a.rejection_reason,
+        "lead_time": a.lead_time, "created_at": a.created_at.isoformat(),
+    }
+
+
+def iter_export_rows(db: Session, project_name: str, include_raw: bool = False) -> Iterator[dict[str, Any]]:
+    """One dict per item, in id order: text, best labels, their provenance, and optionally all raw labels."""
+    project = repo.get_project_or_raise(db, project_name)
+    thresholds = decision_thresholds(db, project)
+    active = db.get(Adapter, project.active_adapter_id).version if project.active_adapter_id else None
+    for page in repo.iter_item_pages(db, project.id):
+        ids = [item.id for item in page]
+        preds = repo.predictions_for_items(db, ids)
+        anns = repo.annotations_for_items(db, ids)
+        for item in page:
+            yield _row(item, preds[item.id], anns[item.id], thresholds, active, include_raw)
+
+
+def _row(item: Item, preds: list[Prediction], anns: list[Annotation], thresholds: Callable[[str], Thresholds],
+         active: str | None, include_raw: bool) -> dict[str, Any]:
+    best = best_labels(anns, preds, thresholds=thresholds, preferred_adapter=active)
+    row: dict[str, Any] = {
+        "id": item.id, "external_id": item.external_id, "text": item.text, "meta": item.meta,
+        "emotions": best.emotions, "scores": best.scores, "intensity": best.intensity,
+        "intensities": best.intensities, "cause": best.cause,
+        "label_source": best.source, "adapter_version": best.adapter_version, "annotators": best.annotators,
+    }
+    if include_raw:
+        row["predictions"] = [_prediction_dict(p) for p in preds]
+        row["annotations"] = [_annotation_dict(a) for a in anns]
+    return row
+
+
+def export(engine: Engine, project_name: str, fmt: str, out: Path, include_raw: bool = False) -> ExportSummary:
+    """Write the project's export to ``out`` (a file for jsonl/csv, a folder for hf)."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(EXPORT_FORMATS)}")
+    with session_scope(engine) as db:
+        labels = list(repo.get_project_or_raise(db, project_name).labels)
+        rows = iter_export_rows(db, project_name, include_raw=include_raw)
+        if fmt == "jsonl":
+            return _write_jsonl(rows, out)
+        if fmt == "csv":
+            return _write_csv(rows, out, include_raw)
+        return _write_hf(rows, out, labels, include_raw)
+
+
+def _write_jsonl(rows: Iterator[dict[str, Any]], out: Path) -> ExportSummary:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with open(out, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return ExportSummary(out, n, [out])
+
+
+CSV_COLUMNS = ["id", "external_id", "text", "emotions", "intensity", "cause_start", "cause_end", "cause_text",
+               "label_source", "adapter_version", "annotators", "scores", "intensities", "meta"]
+
+
+def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> ExportSummary:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    columns = CSV_COLUMNS + (["predictions", "annotations"] if include_raw else [])
+    n = 0
+    with open(out, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            cause = row["cause"] or {}
+            flat = {
+                **{k: row[k] for k in ("id", "external_id", "text", "intensity", "label_source", "adapter_version")},
+                "emotions": ";".join(row["emotions"]), "annotators": ";".join(row["annotators"]),
+                "cause_start": cause.get("start"), "cause_end": cause.get("end"), "cause_text": cause.get("text"),
+                "scores": json.dumps(row["scores"]) if row["scores"] is not None else "",
+                "intensities": json.dumps(row["intensities"]) if row["intensities"] is not None else "",
+                "meta": json.dumps(row["meta"], ensure_ascii=False) if row["meta"] is not None else "",
+            }
+            if include_raw:
+                flat["predictions"] = json.dumps(row["predictions"], ensure_ascii=False)
+                flat["annotations"] = json.dumps(row["annotations"], ensure_ascii=False)
+            writer.writerow(flat)
+            n += 1
+    return ExportSummary(out, n, [out])
+
+
+def _hf_schema(labels: list[str], include_raw: bool) -> Any:
+    import pyarrow as pa
+
+    span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string())])
+    fields = [
+        ("id", pa.int64()), ("external_id", pa.string()), ("text", pa.string()),
+        ("emotions", pa.list_(pa.string())),
+        ("scores", pa.struct([(label, pa.float64()) for label in labels])),
+        ("intensity", pa.float64()),
+        ("intensities", pa.struct([(label, pa.float64()) for label in labels])),
+        ("cause", span), ("label_source", pa.string()),
+        ("adapter_version", pa.string()), ("annotators", pa.list_(pa.string())), ("meta", pa.string()),
+    ]
+    if include_raw:
+        fields += [("predictions", pa.string()), ("annotations", pa.string())]
+    return pa.schema(fields)
+
+
+def _write_hf(rows: Iterator[dict[str, Any]], out: Path, labels: list[str], include_raw: bool) -> ExportSummary:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for old in data.glob("train-*.parquet"):
+        old.unlink()
+    schema = _hf_schema(labels, include_raw)
+    shards: list[Path] = []
+    buffer: list[dict[str, Any]] = []
+    n = 0
+
+    def flush() -> None:
+        path = data / f"train-{len(shards):05d}.parquet.tmp"
+        pq.write_table(pa.Table.from_pylist(buffer, schema=schema), path)
+        shards.append(path)
+        buffer.clear()
+
+    for row in rows:
+        row = dict(row)
+        row["meta"] = json.dumps(row["meta"], ensure_ascii=False) if row["meta"] is not None else None
+        if include_raw:
+            row["predictions"] = json.dumps(row["predictions"], ensure_ascii=False)
+            row["annotations"] = json.dumps(row["annotations"], ensure_ascii=False)
+        buffer.append(row)
+        n += 1
+        if len(buffer) >= HF_SHARD_ROWS:
+            flush()
+    if buffer or not shards:
+        flush()
+    final = []
+    for i, tmp in enumerate(shards):
+        target = data / f"train-{i:05d}-of-{len(shards):05d}.parquet"
+        tmp.rename(target)
+        final.append(target)
+    return ExportSummary(out, n, final)

@@ -1,0 +1,192 @@
+"""Background jobs: their rows in the database, their progress, and how they are dispatched.
+
+The database is the source of truth for a job. Celery (when ``ANNOTATOR_BROKER_URL`` is set) is only
+the way its tasks reach a worker; without a broker the same task code runs in this process. Progress
+(``done``/``total``) is written in the same transaction as the work it counts, so it survives a broker
+restart and adds up when several workers share a job.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from annotator.db import session_scope
+from annotator.repo import NotFound
+from annotator.settings import get_settings
+from annotator.tables import Job, utcnow
+
+FINISHED = ("done", "failed", "cancelled")
+
+# kind -> "module:function". A runner is ``runner(engine, job_id) -> dict`` (the job's result) and runs
+# the whole job as one task. Pre-labeling is split into many batch tasks instead (see DISPATCHERS).
+JOB_RUNNERS: dict[str, str] = {
+    "retrain": "annotator.retrain.job:run_retrain_job",
+}
+
+# kind -> "module:function" ``dispatch(engine, job_id, wait) -> None`` for jobs made of many tasks.
+DISPATCHERS: dict[str, str] = {
+    "prelabel": "annotator.label.prelabel:dispatch_prelabel",
+}
+
+# The queue a job kind goes to when its creator names none.
+DEFAULT_QUEUES = {"prelabel": "cpu", "retrain": "train"}
+
+
+class JobError(ValueError):
+    """A job cannot be created, found or dispatched; the message says why."""
+
+
+def create_job(
+    db: Session,
+    kind: str,
+    project_id: int | None,
+    *,
+    adapter_version: str | None = None,
+    total: int = 0,
+    params: dict[str, Any] | None = None,
+    queue: str | None = None,
+) -> Job:
+    """Add a queued job row (flushed, so it has an id) and return it. Dispatch it with ``submit_job``."""
+    if kind not in JOB_RUNNERS and kind not in DISPATCHERS:
+        raise JobError(f"unknown job kind {kind!r}; known: {', '.join(sorted({*JOB_RUNNERS, *DISPATCHERS}))}")
+    job = Job(
+        kind=kind,
+        project_id=project_id,
+        adapter_version=adapter_version,
+        queue=queue or DEFAULT_QUEUES.get(kind, "cpu"),
+        dispatch="celery" if get_settings().broker_url else "inprocess",
+        state="queued",
+        total=total,
+        done=0,
+        params=params or {},
+    )
+    db.add(job)
+    db.flush()
+    return job
+
+
+def get_job(db: Session, job_id: int) -> Job:
+    """The job with this id, or NotFound."""
+    job = db.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}; `annotator jobs` lists them")
+    return job
+
+
+def list_jobs(db: Session, project_id: int | None = None, limit: int = 50) -> list[Job]:
+    """The newest jobs first, optionally of one project."""
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if project_id is not None:
+        query = query.where(Job.project_id == project_id)
+    return list(db.scalars(query))
+
+
+def submit_job(engine: Engine, job_id: int, *, wait: bool = True) -> None:
+    """Dispatch a job by its kind: to Celery when a broker is configured, else in this process.
+
+    In process, ``wait=False`` runs it in a daemon thread (e.g. from the dashboard) and returns at once.
+    Through Celery it always returns once the tasks are enqueued; follow it with ``annotator jobs``.
+    """
+    with session_scope(engine) as db:
+        job = get_job(db, job_id)
+        kind, queue = job.kind, queue_name(job)
+    if kind in DISPATCHERS:
+        _resolve(DISPATCHERS[kind])(engine, job_id, wait)
+        return
+    if get_settings().broker_url:
+        from worker.app import send_run_job
+
+        send_run_job(job_id, queue)
+        return
+    if wait:
+        run_job(engine, job_id)
+    else:
+        threading.Thread(target=run_job, args=(engine, job_id), daemon=True, name=f"job-{job_id}").start()
+
+
+def run_job(engine: Engine, job_id: int) -> dict[str, Any] | None:
+    """Run a single-task job's runner here, recording its state, result or error. Finished jobs are skipped."""
+    with session_scope(engine) as db:
+        job = get_job(db, job_id)
+        if job.state in FINISHED:
+            return job.result
+        kind = job.kind
+    mark_running(engine, job_id)
+    try:
+        result = runner_for(kind)(engine, job_id)
+    except Exception as exc:
+        fail_job(engine, job_id, f"{type(exc).__name__}: {exc}")
+        raise
+    finish_job(engine, job_id, result or {})
+    return result
+
+
+def runner_for(kind: str) -> Callable[[Engine, int], dict[str, Any]]:
+    """The runner function registered for a single-task job kind."""
+    if kind not in JOB_RUNNERS:
+        raise JobError(f"job kind {kind!r} has no single-task runner")
+    return _resolve(JOB_RUNNERS[kind])
+
+
+def queue_name(job: Job) -> str:
+    """The Celery queue a job's tasks go to."""
+    return job.queue or DEFAULT_QUEUES.get(job.kind, "cpu")
+
+
+def mark_running(engine: Engine, job_id: int) -> None:
+    """queued -> running (started_at is set once, kept when a job is resumed); other states stay as they are."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == "queued")
+            .values(state="running", started_at=func.coalesce(Job.started_at, utcnow()), updated_at=utcnow())
+        )
+
+
+def set_job_total(engine: Engine, job_id: int, total: int) -> None:
+    """Set how many units of work the job has."""
+    with engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == job_id).values(total=total, updated_at=utcnow()))
+
+
+def add_job_progress(engine: Engine, job_id: int, n: int) -> None:
+    """Count ``n`` more units done (atomic increment; safe from several workers)."""
+    with engine.begin() as conn:
+        add_progress_in(conn, job_id, n)
+
+
+def add_progress_in(conn: Any, job_id: int, n: int) -> None:
+    """The increment of ``add_job_progress`` inside the caller's transaction, so work and count commit together."""
+    if n:
+        conn.execute(update(Job).where(Job.id == job_id).values(done=Job.done + n, updated_at=utcnow()))
+
+
+def finish_job(engine: Engine, job_id: int, result: dict[str, Any] | None = None) -> None:
+    """Mark a job done with its result (a failed or cancelled job stays as it is)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state.in_(("queued", "running")))
+            .values(state="done", result=result, finished_at=utcnow(), updated_at=utcnow())
+        )
+
+
+def fail_job(engine: Engine, job_id: int, error: str) -> None:
+    """Mark a job failed with an error message the user can act on."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state.in_(("queued", "running")))
+            .values(state="failed", error=error[:4000], finished_at=utcnow(), updated_at=utcnow())
+        )
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)

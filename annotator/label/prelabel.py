@@ -1,0 +1,325 @@
+"""Pre-labeling: split a project's unlabeled items into batches and label each batch with the labeler.
+
+``label_batch`` is the one code path of a batch, whoever runs it: a Celery worker (``worker.tasks``)
+or this process (the embedded default, no broker). It is idempotent: a redelivered batch skips what
+is already written, and predictions plus the job's progress commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from annotator import repo
+from annotator.db import session_scope
+from annotator.jobs.service import (
+    add_progress_in,
+    create_job,
+    fail_job,
+    finish_job,
+    get_job,
+    mark_running,
+    queue_name,
+)
+from annotator.label.adapters import ensure_adapter_row
+from annotator.retrain.training import base_spec, default_adapter_path, resolve_device
+from annotator.settings import get_settings
+from annotator.tables import Adapter, Job, Project
+
+log = logging.getLogger("annotator.prelabel")
+
+# Items per page when listing what is left to label (the scope of a job can be millions of items).
+_PAGE = 10_000
+
+
+class ModelLoadError(RuntimeError):
+    """The labeler cannot be loaded on this worker (missing base or adapter, bad device): retrying won't help."""
+
+
+@dataclass(frozen=True)
+class AdapterChoice:
+    """Which adapter labels a job: its version (recorded on every prediction) and its folder (None = the base)."""
+
+    version: str
+    path: str | None
+    shipped: bool = False  # the shipped default adapter (ANNOTATOR_DEFAULT_ADAPTER)
+
+
+def resolve_adapter(db: Any, project: Project, adapter: str | None) -> AdapterChoice:
+    """``adapter`` as a registered version or an adapter folder; by default the project's active adapter,
+    else the shipped default adapter if it serves the project's labels, else the zero-shot base ("base").
+
+    An adapter asked for by name must be able to label the project (a one-pass adapter needs a head for its
+    labels): ValueError otherwise.
+    """
+    from models.adapters import BASE_VERSION, adapter_version, head_taxonomies, serves
+
+    if adapter:
+        row = db.scalar(select(Adapter).where(Adapter.version == adapter))
+        if row is not None:
+            choice = AdapterChoice(row.version, row.path)
+        elif Path(adapter).is_dir():
+            choice = AdapterChoice(adapter_version(Path(adapter)), str(Path(adapter).resolve()))
+        elif adapter == BASE_VERSION:
+            return AdapterChoice(BASE_VERSION, None)
+        else:
+            raise repo.NotFound(f"no adapter {adapter!r}: give a registered version, an adapter folder, or 'base'")
+        if choice.path is not None and not serves(Path(choice.path), project.labels):
+            heads = ", ".join(head_taxonomies(Path(choice.path))) or "none"
+            raise ValueError(f"adapter {choice.version} has no head for project {project.name!r}'s "
+                             f"{len(project.labels)} labels (its heads: {heads}); retrain it on the project")
+        return choice
+    if project.active_adapter_id is not None:
+        row = db.get(Adapter, project.active_adapter_id)
+        if row is not None:
+            return AdapterChoice(row.version, row.path)
+    shipped = default_adapter_path(tuple(project.labels))
+    if shipped is not None:
+        return AdapterChoice(adapter_version(shipped), str(shipped), shipped=True)
+    return AdapterChoice(BASE_VERSION, None)
+
+
+def start_prelabel(
+    engine: Engine,
+    project: str,
+    *,
+    adapter: str | None = None,
+    batch_size: int | None = None,
+    only_missing: bool = False,
+    untouched_only: bool = False,
+    limit: int | None = None,
+    queue: str | None = None,
+) -> int:
+    """Create a pre-labeling job over the project's unlabeled items (as of now) and return its id.
+
+    ``limit`` labels only the first N of them (by id), e.g. to try an adapter on a sample.
+    Dispatch it with ``annotator.jobs.service.submit_job``.
+    """
+    size = batch_size or get_settings().prelabel_batch_size
+    if size < 1:
+        raise ValueError("--batch-size must be at least 1")
+    if limit is not None and limit < 0:
+        raise ValueError("--limit must be at least 0")
+    with session_scope(engine) as db:
+        row = repo.get_project_or_raise(db, project)
+        choice = resolve_adapter(db, row, adapter)
+        if choice.path is not None:  # a row for every adapter that labels: its version and thresholds are known
+            ensure_adapter_row(db, Path(choice.path), status="default" if choice.shipped else "candidate")
+        top = repo.max_item_id(db, row.id)
+        params = {"adapter_path": choice.path, "batch_size": size, "only_missing": only_missing,
+                  "untouched_only": untouched_only, "max_item_id": top}
+        scope = {"max_item_id": top, "only_missing": only_missing, "untouched_only": untouched_only}
+        total = repo.count_unlabeled_items(db, row.id, choice.version, **scope)
+        if limit is not None and limit < total:
+            # freeze the scope at the limit-th unlabeled item (nothing at all for --limit 0)
+            params["max_item_id"] = (repo.unlabeled_item_ids(db, row.id, choice.version, **scope, offset=limit - 1,
+                                                             limit=1)[0] if limit else 0)
+            total = limit
+        job = create_job(db, "prelabel", row.id, adapter_version=choice.version, total=total, params=params,
+                         queue=queue)
+        return job.id
+
+
+def remaining_batches(engine: Engine, job_id: int) -> list[list[int]]:
+    """The job's items that still lack its adapter's prediction, in batches of the job's batch size."""
+    with session_scope(engine) as db:
+        job = get_job(db, job_id)
+        size = int(job.params["batch_size"])
+        batches: list[list[int]] = []
+        for page in _pages(db, job.project_id, job.adapter_version, job.params):
+            batches.extend(page[i : i + size] for i in range(0, len(page), size))
+        return batches
+
+
+def dispatch_prelabel(engine: Engine, job_id: int, wait: bool = True) -> None:
+    """Send every batch still missing to Celery, or run them here (in a thread when ``wait`` is False).
+
+    This is also how ``--resume`` works: after a broker restart lost the queued messages, it re-sends
+    what is missing; batches that are still queued somewhere are harmless duplicates (skipped on write).
+    """
+    with session_scope(engine) as db:
+        job = get_job(db, job_id)
+        if job.state in ("failed", "cancelled"):
+            job.state, job.error, job.finished_at = "queued", None, None  # resuming a failed job retries it
+        queue = queue_name(job)
+    batches = remaining_batches(engine, job_id)
+    if not batches:
+        mark_running(engine, job_id)
+        finish_job(engine, job_id, _result(engine, job_id))
+        return
+    if get_settings().broker_url:
+        from worker.app import send_label_batch
+
+        for batch in batches:
+            send_label_batch(job_id, batch, queue)
+        return
+    if wait:
+        run_batches(engine, job_id, batches)
+    else:
+        threading.Thread(target=run_batches, args=(engine, job_id, batches), daemon=True,
+                         name=f"prelabel-{job_id}").start()
+
+
+def run_batches(engine: Engine, job_id: int, batches: list[list[int]]) -> None:
+    """Run batches one after another in this process (the embedded default)."""
+    try:
+        for batch in batches:
+            label_batch(engine, job_id, batch)
+    except ModelLoadError:
+        return  # already recorded on the job by label_batch
+    except Exception as exc:  # in process nobody else would ever mark the job: record why it stopped
+        fail_job(engine, job_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
+    """Label the items of one batch that are not labeled yet and write their predictions; returns how many.
+
+    Predictions and the job's progress commit together, so ``done`` counts exactly the predictions
+    this job wrote, however many workers share it and however often a batch is redelivered.
+    """
+    with session_scope(engine) as db:
+        job = get_job(db, job_id)
+        if job.state in ("failed", "cancelled"):
+            return 0
+        version, params = job.adapter_version, dict(job.params)
+        labels = tuple(db.get(Project, job.project_id).labels)
+        todo = [(item.id, item.text) for item in repo.items_without_prediction(db, item_ids, version)]
+    mark_running(engine, job_id)
+    if todo:
+        try:
+            labeler = load_labeler(params.get("adapter_path"), labels)
+        except ModelLoadError as exc:
+            fail_job(engine, job_id, str(exc))
+            raise
+        predictions = labeler.predict([text for _, text in todo], batch_size=min(len(todo), 64))
+        if predictions and predictions[0].adapter_version != version:
+            message = (f"the adapter at {params.get('adapter_path')} is version {predictions[0].adapter_version}, "
+                       f"the job expects {version}")
+            fail_job(engine, job_id, message)
+            raise ModelLoadError(message)
+        rows = [_prediction_row(item_id, p, job_id, labeler) for (item_id, _), p in zip(todo, predictions)]
+        with engine.begin() as conn:
+            written = repo.insert_predictions(conn, rows)
+            add_progress_in(conn, job_id, written)
+    else:
+        written = 0
+    _finish_if_complete(engine, job_id)
+    return written
+
+
+def confidence(emotions: dict[str, float]) -> float | None:
+    """How sure the labeler is of its least certain emotion decision: min over labels of max(p, 1 - p)."""
+    if not emotions:
+        return None
+    return min(max(p, 1.0 - p) for p in emotions.values())
+
+
+# --- the labeler, loaded once per process and kept warm ---------------------------------------------
+
+_labelers: dict[tuple[Any, ...], Any] = {}
+_labelers_lock = threading.Lock()
+
+
+def load_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
+    """The labeler for this adapter and taxonomy, loaded on first use in this process and then reused."""
+    settings = get_settings()
+    key = (settings.base_model, adapter_path, labels, settings.device, _backend_name())
+    with _labelers_lock:
+        if key not in _labelers:
+            # a vLLM engine serves every adapter of this process (multi-LoRA): load the base only once
+            same_engine = (key[0], key[3], key[4])  # base, device, backend
+            engine = next((labeler for k, labeler in _labelers.items() if (k[0], k[3], k[4]) == same_engine),
+                          None) if key[4] == "vllm" else None
+            _labelers[key] = (_build_labeler(adapter_path, labels) if engine is None
+                              else engine.with_adapter(Path(adapter_path) if adapter_path else None, labels))
+            log.warning("labeler.loaded adapter=%s device=%s labels=%d backend=%s", _labelers[key].version,
+                        resolve_device(settings.device), len(labels), _backend_name())
+        return _labelers[key]
+
+
+def describe_labeler_target() -> dict[str, str]:
+    """What a worker in this process would serve: base model, device and backend (for its startup log)."""
+    settings = get_settings()
+    shipped = default_adapter_path()
+    return {"base_model": settings.base_model, "device": resolve_device(settings.device), "backend": _backend_name(),
+            "default_adapter": str(shipped) if shipped else "none (zero-shot base)"}
+
+
+def _build_labeler(adapter_path: str | None, labels: tuple[str, ...]) -> Any:
+    settings = get_settings()
+    try:
+        from models.labeler import open_labeler
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"the labeler needs the ML extra: pip install 'emo-annotator[ml]' ({exc})"
+        ) from exc
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+    base = base_spec()
+    if adapter_path is not None and not Path(adapter_path).is_dir():
+        raise ModelLoadError(f"adapter folder {adapter_path} does not exist on this worker "
+                             "(mount the adapters directory, ANNOTATOR_ADAPTERS_DIR, on every worker)")
+    try:
+        return open_labeler(base, Path(adapter_path) if adapter_path else None, labels,
+                            device=resolve_device(settings.device), backend=_backend_name(),
+                            cache_dir=settings.cache_dir)
+    except Exception as exc:  # any failure to load is permanent for this worker: say what and where
+        raise ModelLoadError(f"cannot load the labeler (base {settings.base_model!r}, adapter {adapter_path}, "
+                             f"device {settings.device!r}): {type(exc).__name__}: {exc}") from exc
+
+
+def _backend_name() -> str:
+    return str(getattr(get_settings(), "backend", "transformers"))
+
+
+def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any) -> dict[str, Any]:
+    cause = prediction.cause
+    return {
+        "item_id": item_id,
+        "adapter_version": prediction.adapter_version,
+        "emotions": prediction.emotions,
+        "intensity": prediction.intensity,
+        "intensities": prediction.intensities,
+        "cause_start": cause[0] if cause else None,
+        "cause_end": cause[1] if cause else None,
+        "cause_text": cause[2] if cause else None,
+        "confidence": confidence(prediction.emotions),
+        "provenance": {"backend": _backend_name(), "base_model": labeler.base.model_id,
+                       "base_sha256": labeler.base.sha256, "device": resolve_device(get_settings().device)},
+        "job_id": job_id,
+    }
+
+
+def _pages(db: Any, project_id: int, version: str, params: dict[str, Any]):
+    after = 0
+    while True:
+        page = repo.unlabeled_item_ids(
+            db, project_id, version, max_item_id=params["max_item_id"], only_missing=params["only_missing"],
+            untouched_only=params["untouched_only"], after_id=after, limit=_PAGE,
+        )
+        if not page:
+            return
+        yield page
+        after = page[-1]
+
+
+def _finish_if_complete(engine: Engine, job_id: int) -> None:
+    with session_scope(engine) as db:
+        job = db.get(Job, job_id)
+        complete = job is not None and job.state == "running" and job.done >= job.total
+    if complete:
+        finish_job(engine, job_id, _result(engine, job_id))
+
+
+def _result(engine: Engine, job_id: int) -> dict[str, Any]:
+    with session_scope(engine) as db:
+        job = get_job(db, job_id)
+        return {"labeled": job.done, "total": job.total, "adapter_version": job.adapter_version}

@@ -1,0 +1,1 @@
+"""Projects: create and describe them (``service``), and report their state (``status``)."""

@@ -1,0 +1,84 @@
+"""Measure a labeler (base + adapter, or the bare base) on gold examples.
+
+``score_examples`` is the one code path: the `annotator evaluate` command and the retraining gate (comparing two adapters on held-out human gold) both run it. ``models/`` is
+imported lazily.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from annotator.retrain.training import DataSpec, base_spec, load_records, resolve_device
+from annotator.settings import get_settings
+from annotator.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from models.labeler import Prediction
+    from models.tasks.base import Example as GoldExample
+
+
+@dataclass
+class Evaluation:
+    """A labeler's metrics on gold examples, the predictions they come from, and the thresholds it decided at."""
+
+    metrics: dict[str, float]
+    predictions: list["Prediction"]
+    thresholds: float | dict[str, float]
+
+
+def score_examples(
+    adapter_path: Path | None,
+    examples: Sequence["GoldExample"],
+    labels: Sequence[str],
+    *,
+    device: str = "auto",
+    batch_size: int = 32,
+) -> Evaluation:
+    """Metrics of the labeler ``base + adapter_path`` (the bare base when ``None``) on gold examples, the
+    predictions they were computed from, and the decision thresholds (a one-pass adapter's tuned ones per
+    label, else 0.5).
+
+    ``examples`` are ``models.tasks.base.Example`` (``None`` fields are not scored). Keys, where the gold
+    has the field: ``emotion_macro_f1``, ``emotion_micro_f1``, ``emotion_jaccard``, ``emotion_ece``,
+    ``intensity_pearson`` (mean over gold emotions, and ``intensity_pearson/<emotion>``), ``intensity_mae``,
+    ``cause_token_f1``, ``cause_exact``, ``cause_f1`` (character overlap), plus ``n_examples``,
+    ``n_emotions``, ``n_intensity``, ``n_cause``.
+    """
+    from models.labeler import open_labeler
+    from models.training.metrics import all_metrics
+
+    if not examples:
+        raise ValueError("no gold examples to evaluate on")
+    settings = get_settings()
+    labeler = open_labeler(base_spec(), adapter_path, tuple(labels), resolve_device(device),
+                           cache_dir=settings.cache_dir)
+    predictions = labeler.predict([example.text for example in examples], batch_size=batch_size)
+    thresholds = labeler.thresholds or 0.5
+    metrics = all_metrics(examples, predictions, labeler.labels, thresholds)
+    metrics.update(
+        n_examples=float(len(examples)),
+        n_emotions=float(sum(e.emotions is not None for e in examples)),
+        n_intensity=float(sum(e.intensity is not None or bool(e.intensities) for e in examples)),
+        n_cause=float(sum(e.cause is not None for e in examples)),
+    )
+    return Evaluation(metrics, predictions, thresholds)
+
+
+def gold_examples(spec: DataSpec, taxonomy: Taxonomy, split: str | None = "dev", seed: int = 0) -> list["GoldExample"]:
+    """Gold examples of one dataset split in a taxonomy (a seeded sample of ``spec.limit`` when set)."""
+    from models.training.data import example_from_dict
+
+    records = load_records([DataSpec(spec.path, spec.fmt)], taxonomy, split, seed=seed)
+    if spec.limit is not None:
+        records = random.Random(seed).sample(records, min(spec.limit, len(records)))
+    return [example_from_dict(record) for record in records]
+
+
+def rounded(metrics: dict[str, Any], digits: int = 4) -> dict[str, Any]:
+    """Metrics with floats rounded for display (counts as integers)."""
+    return {k: (int(v) if k.startswith("n_") else round(v, digits)) if isinstance(v, float) else v
+            for k, v in metrics.items()}

@@ -1,0 +1,321 @@
+"""Train LoRA adapters from dataset files, register them, and find the shipped default adapter.
+
+``models/`` (torch) is imported inside the functions that train, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotator import repo
+from annotator.datasets import available_formats, detect_format, read_dataset
+from annotator.datasets.convert import Skipped, training_records
+from annotator.label.adapters import adapter_row_values, promote_adapter
+from annotator.settings import get_settings
+from annotator.tables import Adapter
+from annotator.taxonomy import Taxonomy, get_taxonomy
+
+log = logging.getLogger("annotator.training")
+
+ADAPTER_META = "emo_adapter.json"  # the metadata file models.training writes next to the peft weights
+PACKAGED_BASE_NAMES = ("smollm2", "smollm2-135m-instruct")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """One ``--data`` argument: a dataset file or folder, its format, and an optional cap on its examples."""
+
+    path: Path
+    fmt: str
+    limit: int | None = None
+
+
+def parse_data_spec(spec: str) -> DataSpec:
+    """Parse ``FILE[:FORMAT[:LIMIT]]``; the format is detected from the file name when left out."""
+    parts = spec.split(":")
+    path, fmt, limit = Path(parts[0]), parts[1] if len(parts) > 1 and parts[1] else None, None
+    if len(parts) > 3:
+        raise ValueError(f"--data {spec!r}: expected FILE[:FORMAT[:LIMIT]]")
+    if len(parts) == 3:
+        if not parts[2].isdigit() or int(parts[2]) < 1:
+            raise ValueError(f"--data {spec!r}: LIMIT must be a positive integer")
+        limit = int(parts[2])
+    if not path.exists():
+        raise FileNotFoundError(f"--data {spec!r}: {path} does not exist")
+    fmt = fmt or detect_format(path)
+    if fmt is None:
+        raise ValueError(f"--data {spec!r}: cannot tell the format from the name; add :FORMAT, one of "
+                         f"{', '.join(available_formats())}")
+    return DataSpec(path=path, fmt=fmt, limit=limit)
+
+
+def load_records(specs: Sequence[DataSpec], taxonomy: Taxonomy, split: str | None = "train", seed: int = 0) -> list[dict[str, Any]]:
+    """Training records of every dataset (each shuffled with ``seed`` and capped at its limit), mixed.
+
+    Rows whose gold label a reader could not use are left out; a warning says how many and why.
+    """
+    rng = random.Random(seed)
+    mixed: list[dict[str, Any]] = []
+    for spec in specs:
+        skipped = Skipped()
+        records = list(training_records(read_dataset(spec.path, spec.fmt), spec.fmt, taxonomy.name, taxonomy.labels,
+                                        split, skipped=skipped))
+        if skipped.count:
+            log.warning("%s: %d row(s) skipped, their gold label is unusable (e.g. %s)", spec.path, skipped.count,
+                        "; ".join(skipped.examples))
+        rng.shuffle(records)
+        mixed.extend(records[: spec.limit] if spec.limit else records)
+    rng.shuffle(mixed)
+    return mixed
+
+
+def load_records_for(specs: Sequence[DataSpec], taxonomies: Sequence[Taxonomy], split: str | None = "train",
+                     seed: int = 0) -> list[dict[str, Any]]:
+    """Records of every dataset for each taxonomy (a one-pass adapter trains a head per taxonomy); the
+    trainer merges the records of one text into one item."""
+    return [record for taxonomy in taxonomies for record in load_records(specs, taxonomy, split, seed)]
+
+
+READOUTS = ("onepass", "instruction")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Optimisation settings of one ``annotator train`` run (see ``models.training.config`` for the meaning)."""
+
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_seconds: float | None = None
+    batch_size: int = 16
+    learning_rate: float = 2e-4
+    max_examples: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    eval_fraction: float = 0.05
+    lora_r: int = 16
+    lora_alpha: int = 32
+    run_name: str = "sft"
+    progress: bool = True
+    negatives_per_example: int | None = None
+    fp16_weights: bool = False
+    readout: str = "onepass"
+    frozen_layers: int = 18
+    head_learning_rate: float = 1e-3
+    checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything ``annotator train`` was asked, kept in a run's folder so ``--resume`` needs nothing else."""
+
+    data: tuple[str, ...]  # FILE[:FORMAT[:LIMIT]] as given
+    taxonomies: tuple[str, ...]
+    split: str | None
+    out: str
+    options: TrainOptions
+
+    def as_json(self) -> str:
+        """The request as JSON."""
+        return json.dumps({"data": list(self.data), "taxonomies": list(self.taxonomies), "split": self.split,
+                           "out": self.out, "options": dataclasses.asdict(self.options)}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainRequest":
+        """Inverse of :meth:`as_json`."""
+        raw = json.loads(text)
+        return cls(tuple(raw["data"]), tuple(raw["taxonomies"]), raw["split"], raw["out"],
+                   TrainOptions(**raw["options"]))
+
+
+RUN_FILE = "run.json"
+PARTIAL_SUFFIX = ".partial"
+
+
+def new_run_dir(request: TrainRequest) -> Path:
+    """A fresh folder for a run's checkpoints (``<out>/<run name>-<time>.partial``), holding the request."""
+    out = Path(request.out)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = out / f"{request.options.run_name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}{PARTIAL_SUFFIX}"
+    folder.mkdir()
+    (folder / RUN_FILE).write_text(request.as_json())
+    return folder
+
+
+def read_run_dir(folder: Path) -> TrainRequest:
+    """The request a run folder was started with (for ``annotator train --resume``)."""
+    path = Path(folder) / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not a training run folder (no {RUN_FILE}); pass the folder "
+                                "`annotator train` printed when it started")
+    return TrainRequest.from_json(path.read_text())
+
+
+def run_training(request: TrainRequest, run_dir: Path | None = None) -> Path:
+    """Load the request's data, train (resuming from ``run_dir``'s checkpoint if it has one), write the adapter
+    and remove the run folder; returns the adapter folder."""
+    specs = [parse_data_spec(spec) for spec in request.data]
+    taxonomies = [get_taxonomy(name) for name in request.taxonomies]
+    if request.options.readout == "instruction":
+        if len(taxonomies) != 1:
+            raise ValueError("the instruction readout trains one taxonomy; pass --taxonomy once")
+        records = load_records(specs, taxonomies[0], request.split, request.options.seed)
+    else:
+        records = load_records_for(specs, taxonomies, request.split, request.options.seed)
+    log.warning("train.data records=%d datasets=%d taxonomies=%s", len(records), len(specs),
+                ",".join(t.name for t in taxonomies))
+    path = train_adapter(records, {t.name: t.labels for t in taxonomies}, Path(request.out), request.options,
+                         work_dir=run_dir)
+    if run_dir is not None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return path
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def base_spec() -> str | None:
+    """The configured base for ``models.base.resolve_base``: ``None`` for the packaged SmolLM2."""
+    name = get_settings().base_model
+    return None if name.strip().lower() in PACKAGED_BASE_NAMES else name
+
+
+def train_adapter(records: Sequence[dict[str, Any]], taxonomies: dict[str, tuple[str, ...]], out_dir: Path,
+                  options: TrainOptions, work_dir: Path | None = None) -> Path:
+    """Train an adapter on training records and write ``out_dir/<version>/``; returns that folder.
+
+    ``onepass`` (default): LoRA on the upper layers plus a head per taxonomy and the cause pointer,
+    resumable from ``work_dir``. ``instruction``: LoRA SFT of the prompt readout (one taxonomy).
+    """
+    from models.training.config import DataConfig, ModelConfig, OnePassConfig, ReadoutConfig, SFTConfig, TrainConfig
+    from models.training.data import example_from_dict
+
+    if not records:
+        raise ValueError("no training examples: the datasets had no field usable for this taxonomy")
+    settings = get_settings()
+    train = TrainConfig(output_dir=out_dir, learning_rate=options.learning_rate, epochs=options.epochs,
+                        max_steps=options.max_steps, max_seconds=options.max_seconds, batch_size=options.batch_size,
+                        seed=options.seed, run_name=options.run_name, progress=options.progress,
+                        background_per_example=options.negatives_per_example,
+                        half_precision_weights=options.fp16_weights)
+    model = ModelConfig(base=base_spec(), cache_dir=settings.cache_dir, device=resolve_device(options.device),
+                        lora_r=options.lora_r, lora_alpha=options.lora_alpha)
+    examples = [example_from_dict(record) for record in records]
+    if options.max_examples is not None:
+        examples = examples[: options.max_examples]
+    if options.readout == "instruction":
+        from models.training.sft import train as train_sft
+
+        (name, labels), = taxonomies.items()
+        cfg = SFTConfig(data=DataConfig(train_file=Path("-"), labels=labels, eval_fraction=options.eval_fraction),
+                        train=train, model=model)
+        return train_sft(cfg, examples)
+    from models.onepass.train import train_onepass
+
+    readout = ReadoutConfig(taxonomies=dict(taxonomies), frozen_layers=options.frozen_layers,
+                            head_learning_rate=options.head_learning_rate, holdout_fraction=options.eval_fraction,
+                            checkpoint_every=options.checkpoint_every)
+    return train_onepass(OnePassConfig(readout=readout, train=train, model=model), examples, work_dir=work_dir)
+
+
+def _trained_on_configured_base(adapter: Path) -> bool:
+    """Whether the adapter's metadata names the configured base (compared by id: nothing is loaded or hashed)."""
+    from models.base import DEFAULT_BASE
+
+    trained_on = adapter_meta(adapter).get("base", {}).get("model_id")
+    spec = base_spec()
+    if spec is None:
+        configured = DEFAULT_BASE
+    else:
+        path = Path(spec).expanduser()
+        configured = path.name if path.suffix == ".gguf" else str(path)
+    return trained_on is None or trained_on == configured
+
+
+def adapter_meta(path: Path) -> dict[str, Any]:
+    """The metadata training wrote into an adapter folder."""
+    meta = Path(path) / ADAPTER_META
+    if not meta.is_file():
+        raise FileNotFoundError(f"{path} is not an adapter folder (no {ADAPTER_META})")
+    return json.loads(meta.read_text())
+
+
+def register_adapter(db: Session, path: Path, project_name: str | None = None, activate: bool = False) -> Adapter:
+    """Record an adapter folder in the adapters table (status 'candidate', or 'active' with ``activate``)."""
+    meta = adapter_meta(path)
+    project = repo.get_project_or_raise(db, project_name) if project_name else None
+    if activate and project is None:
+        raise ValueError("--activate needs --project")
+    adapter = db.scalar(select(Adapter).where(Adapter.version == meta["version"]))
+    if adapter is None:
+        adapter = Adapter(**adapter_row_values(meta, path), metrics=meta.get("metrics", {}), status="candidate",
+                          project_id=project.id if project else None)
+        db.add(adapter)
+        db.flush()
+    if activate and project is not None:
+        return promote_adapter(db, project, adapter.version)
+    return adapter
+
+
+def resolve_adapter(db: Session | None, ref: str) -> Path:
+    """An adapter folder from a path, or from a version registered in the adapters table."""
+    path = Path(ref)
+    if (path / ADAPTER_META).is_file():
+        return path
+    if db is not None:
+        adapter = db.scalar(select(Adapter).where(Adapter.version == ref))
+        if adapter is not None:
+            return Path(adapter.path)
+    raise FileNotFoundError(f"adapter {ref!r} is neither an adapter folder nor a registered version")
+
+
+def default_adapter_path(labels: Sequence[str] | None = None) -> Path | None:
+    """The adapter to label with when a project has none active (``ANNOTATOR_DEFAULT_ADAPTER``), or ``None``.
+
+    The setting names an adapter folder, or a folder of adapter versions, of which the newest (by the
+    ``created_at`` in its metadata, then name) is used. ``None`` when it is empty, holds no adapter, the
+    adapter was trained on another base than the configured one (``ANNOTATOR_BASE_MODEL``), or (with
+    ``labels``) it cannot label that taxonomy (a one-pass adapter without a head for it).
+    """
+    from models.adapters import serves
+
+    chosen = _newest_default_adapter()
+    if chosen is None or not _trained_on_configured_base(chosen):
+        return None
+    return chosen if labels is None or serves(chosen, labels) else None
+
+
+def _newest_default_adapter() -> Path | None:
+    value = get_settings().default_adapter.strip()
+    if not value:
+        return None
+    folder = Path(value)
+    if (folder / ADAPTER_META).is_file():
+        return folder
+    if not folder.is_dir():
+        return None
+    versions = [child for child in folder.iterdir() if (child / ADAPTER_META).is_file()]
+    if not versions:
+        return None
+    return max(versions, key=lambda child: (str(adapter_meta(child).get("created_at", "")), child.name))
