@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.agree.consensus import Thresholds, best_labels
+from annotator.agree.consensus import best_labels
+from annotator.label.thresholds import Thresholds, decision_thresholds
 from annotator.db import session_scope
-from annotator.projects.service import decision_thresholds
 from annotator.tables import Adapter, Annotation, Item, Prediction
 
 EXPORT_FORMATS = ("jsonl", "csv", "hf")

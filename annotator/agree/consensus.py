@@ -11,41 +11,14 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 
 from annotator.agree.spans import Span, mask_to_span, span_mask, token_offsets
-
-
-# When a predicted emotion counts as present: one threshold for every label, or one per label (a label
-# left out of the mapping uses 0.5). A one-pass adapter's tuned thresholds are per label.
-Thresholds = Union[float, Mapping[str, float]]
-DEFAULT_THRESHOLD = 0.5
-
-
-def threshold_of(thresholds: Thresholds, label: str) -> float:
-    """The threshold that decides ``label``."""
-    if isinstance(thresholds, (int, float)):
-        return float(thresholds)
-    return float(thresholds.get(label, DEFAULT_THRESHOLD))
-
-
-def decided(scores: Mapping[str, Any], thresholds: Thresholds) -> list[str]:
-    """The labels whose probability reaches their threshold, sorted."""
-    return sorted(label for label, p in scores.items() if float(p) >= threshold_of(thresholds, label))
-
-
-def decision_margin(scores: Mapping[str, Any], thresholds: Thresholds) -> float | None:
-    """How sure the least certain decision is, in [0.5, 1]: 0.5 at a threshold, 1 at 0 or 1 (with every
-    threshold at 0.5 this is min over labels of max(p, 1 - p)); None without scores."""
-    margins = []
-    for label, p in scores.items():
-        t, p = threshold_of(thresholds, label), float(p)
-        margins.append((p - t) / (1 - t) if p >= t else (t - p) / t)
-    return 0.5 + 0.5 * min(margins) if margins else None
+from annotator.label.thresholds import DEFAULT_THRESHOLD, Thresholds, decided
 
 
 class HumanLabels(Protocol):

@@ -30,11 +30,10 @@ from annotator import repo
 from annotator.agree.distance import masi_similarity
 from annotator.agree.matrix import Coding
 from annotator.agree.reliability import consensus_coding, loo_pairs, per_annotator
-from annotator.agree.consensus import Thresholds
+from annotator.label.thresholds import Thresholds, decision_thresholds
 from annotator.db import session_scope
 from annotator.hashing import bytes_hash, content_hash
 from annotator.agree.service import load_codings, predicted_coding
-from annotator.projects.service import decision_thresholds
 from annotator.settings import get_settings
 from annotator.tables import Annotation, Item, Prediction
 

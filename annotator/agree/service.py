@@ -25,8 +25,7 @@ from annotator.agree.matrix import Coding, check_fields, field_names, value_coun
 from annotator.agree.reliability import loo_pairs, per_annotator
 from annotator.agree.spans import span_f1, span_mask, token_offsets
 from annotator.db import session_scope
-from annotator.agree.consensus import Thresholds, decided
-from annotator.projects.service import decision_thresholds
+from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
 from annotator.tables import Adapter, AgreementReport, Annotation, Item, Prediction, Project, utcnow
 

@@ -9,18 +9,15 @@ import typer
 
 from annotator.cli.common import console, database, user_errors
 from annotator.db import session_scope
-from annotator.retrain.evaluation import gold_examples, rounded, score_examples
+from annotator.label.adapters import adapter_meta, register_adapter
+from annotator.retrain.evaluation import evaluation_adapter, gold_examples, rounded, score_examples
 from annotator.retrain.training import (
     DataSpec,
     TrainOptions,
     TrainRequest,
-    adapter_meta,
-    default_adapter_path,
     new_run_dir,
     parse_data_spec,
     read_run_dir,
-    register_adapter,
-    resolve_adapter,
     run_training,
 )
 from annotator.settings import get_settings
@@ -136,28 +133,8 @@ def evaluate_cmd(
     Example: annotator evaluate --adapter adapters/default/default-20260101-000000-abcd1234
     --data ../shared/data/goemotions --format goemotions --limit 300 --json
     """
-    if zero_shot and adapter:
-        raise ValueError("pass either --adapter or --zero-shot, not both")
-    from models.adapters import serves
-
     tax = get_taxonomy(taxonomy)
-    path = None
-    if not zero_shot:
-        path = resolve_adapter(None, adapter) if adapter and Path(adapter).exists() else None
-        if adapter and path is None:
-            with session_scope(database()) as db:
-                path = resolve_adapter(db, adapter)
-        path = path or default_adapter_path(tax.labels)
-        if path is None:
-            raise ValueError(f"no adapter for taxonomy {tax.name}: pass --adapter, --zero-shot, or set "
-                             "ANNOTATOR_DEFAULT_ADAPTER to one that serves it")
-        meta = adapter_meta(path)
-        if meta.get("readout") == "onepass.v1":
-            if not serves(path, tax.labels):
-                heads = ", ".join(meta.get("taxonomies", {})) or "none"
-                raise ValueError(f"adapter {path} has no head for taxonomy {tax.name}; its heads: {heads}")
-        elif tuple(meta.get("labels", tax.labels)) != tax.labels:
-            raise ValueError(f"adapter {path} was trained on other labels than taxonomy {tax.name}; pass its --taxonomy")
+    path = evaluation_adapter(adapter, tax, zero_shot, database)
     spec = parse_data_spec(f"{data}:{fmt or ''}")
     spec = DataSpec(spec.path, spec.fmt, limit)
     examples = gold_examples(spec, tax, None if split == "any" else split, seed)

@@ -18,10 +18,10 @@ from sqlalchemy import Text, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.agree.consensus import Thresholds, decided, from_humans, from_machine
+from annotator.agree.consensus import from_humans, from_machine
+from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.label.adapters import active_adapter
 from annotator.jobs.service import list_jobs
-from annotator.projects.service import decision_thresholds
 from annotator.tables import AgreementReport, Annotation, Item, Job, Prediction, Project
 
 REVIEW_ORDERS = ("confidence", "disagreement")

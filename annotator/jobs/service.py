@@ -1,14 +1,16 @@
-"""Background jobs: their rows in the database, their progress, and how they are dispatched.
+"""Background jobs: their rows in the database, their state machine and progress, and their runners.
 
 The database is the source of truth for a job. Celery (when ``ANNOTATOR_BROKER_URL`` is set) is only
-the way its tasks reach a worker; without a broker the same task code runs in this process. Progress
-(``done``/``total``) is written in the same transaction as the work it counts, so it survives a broker
-restart and adds up when several workers share a job.
+the way its tasks reach a worker (:mod:`annotator.jobs.dispatch`); without a broker the same task code runs
+in this process. Progress (``done``/``total``) is written in the same transaction as the work it counts,
+so it survives a broker restart and adds up when several workers share a job.
+
+States (:class:`annotator.states.JobState`): queued -> running -> done | failed | cancelled. Every change
+goes through a function here, each a conditional UPDATE, so two processes never undo each other's.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,29 +19,35 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from annotator.db import session_scope
+from annotator.jobs import dispatch
 from annotator.repo import NotFound
 from annotator.settings import get_settings
+from annotator.states import FINISHED, JobKind, JobState
 from annotator.tables import Job, utcnow
 
-FINISHED = ("done", "failed", "cancelled")
-
-# kind -> "module:function". A runner is ``runner(engine, job_id) -> dict`` (the job's result) and runs
-# the whole job as one task. Pre-labeling is split into many batch tasks instead (see DISPATCHERS).
-JOB_RUNNERS: dict[str, str] = {
-    "retrain": "annotator.retrain.job:run_retrain_job",
-}
-
-# kind -> "module:function" ``dispatch(engine, job_id, wait) -> None`` for jobs made of many tasks.
-DISPATCHERS: dict[str, str] = {
-    "prelabel": "annotator.label.prelabel:dispatch_prelabel",
-}
+# A runner is ``runner(engine, job_id) -> dict`` (the job's result) and runs the whole job as one task.
+Runner = Callable[[Engine, int], dict[str, Any]]
+# A dispatcher is ``dispatch(engine, job_id, wait) -> None`` for jobs made of many tasks (pre-labeling).
+Dispatcher = Callable[[Engine, int, bool], None]
+_RUNNERS: dict[str, Runner] = {}
+_DISPATCHERS: dict[str, Dispatcher] = {}
 
 # The queue a job kind goes to when its creator names none.
-DEFAULT_QUEUES = {"prelabel": "cpu", "retrain": "train"}
+DEFAULT_QUEUES = {JobKind.PRELABEL: "cpu", JobKind.RETRAIN: "train"}
 
 
 class JobError(ValueError):
     """A job cannot be created, found or dispatched; the message says why."""
+
+
+def register_runner(kind: JobKind, runner: Runner) -> None:
+    """Make ``runner`` the single-task runner of job kind ``kind`` (called by the link that owns the kind)."""
+    _RUNNERS[kind] = runner
+
+
+def register_dispatcher(kind: JobKind, dispatcher: Dispatcher) -> None:
+    """Make ``dispatcher`` the dispatcher of job kind ``kind``, whose work is split into many tasks."""
+    _DISPATCHERS[kind] = dispatcher
 
 
 def create_job(
@@ -53,15 +61,17 @@ def create_job(
     queue: str | None = None,
 ) -> Job:
     """Add a queued job row (flushed, so it has an id) and return it. Dispatch it with ``submit_job``."""
-    if kind not in JOB_RUNNERS and kind not in DISPATCHERS:
-        raise JobError(f"unknown job kind {kind!r}; known: {', '.join(sorted({*JOB_RUNNERS, *DISPATCHERS}))}")
+    if kind not in set(JobKind):
+        raise JobError(f"unknown job kind {kind!r}; known: {', '.join(JobKind)}")
+    if queue is not None:
+        dispatch.check_queue(queue)
     job = Job(
         kind=kind,
         project_id=project_id,
         adapter_version=adapter_version,
-        queue=queue or DEFAULT_QUEUES.get(kind, "cpu"),
+        queue=queue or DEFAULT_QUEUES[JobKind(kind)],
         dispatch="celery" if get_settings().broker_url else "inprocess",
-        state="queued",
+        state=JobState.QUEUED,
         total=total,
         done=0,
         params=params or {},
@@ -96,13 +106,11 @@ def submit_job(engine: Engine, job_id: int, *, wait: bool = True) -> None:
     with session_scope(engine) as db:
         job = get_job(db, job_id)
         kind, queue = job.kind, queue_name(job)
-    if kind in DISPATCHERS:
-        _resolve(DISPATCHERS[kind])(engine, job_id, wait)
+    if kind in _DISPATCHERS:
+        _DISPATCHERS[kind](engine, job_id, wait)
         return
     if get_settings().broker_url:
-        from worker.app import send_run_job
-
-        send_run_job(job_id, queue)
+        dispatch.send_run_job(job_id, queue)
         return
     if wait:
         run_job(engine, job_id)
@@ -127,16 +135,17 @@ def run_job(engine: Engine, job_id: int) -> dict[str, Any] | None:
     return result
 
 
-def runner_for(kind: str) -> Callable[[Engine, int], dict[str, Any]]:
-    """The runner function registered for a single-task job kind."""
-    if kind not in JOB_RUNNERS:
-        raise JobError(f"job kind {kind!r} has no single-task runner")
-    return _resolve(JOB_RUNNERS[kind])
+def runner_for(kind: str) -> Runner:
+    """The runner registered for a single-task job kind."""
+    if kind not in _RUNNERS:
+        raise JobError(f"job kind {kind!r} has no runner in this process (its link, e.g. annotator.retrain.job, "
+                       "registers it when imported)")
+    return _RUNNERS[kind]
 
 
 def queue_name(job: Job) -> str:
     """The Celery queue a job's tasks go to."""
-    return job.queue or DEFAULT_QUEUES.get(job.kind, "cpu")
+    return job.queue or DEFAULT_QUEUES.get(JobKind(job.kind), "cpu")
 
 
 def mark_running(engine: Engine, job_id: int) -> None:
@@ -144,9 +153,32 @@ def mark_running(engine: Engine, job_id: int) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(Job)
-            .where(Job.id == job_id, Job.state == "queued")
-            .values(state="running", started_at=func.coalesce(Job.started_at, utcnow()), updated_at=utcnow())
+            .where(Job.id == job_id, Job.state == JobState.QUEUED)
+            .values(state=JobState.RUNNING, started_at=func.coalesce(Job.started_at, utcnow()), updated_at=utcnow())
         )
+
+
+def reopen_job(engine: Engine, job_id: int) -> None:
+    """failed | cancelled -> queued, clearing the error: resuming a job retries it."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state.in_((JobState.FAILED, JobState.CANCELLED)))
+            .values(state=JobState.QUEUED, error=None, finished_at=None, updated_at=utcnow())
+        )
+
+
+def finish_if_complete(engine: Engine, job_id: int, result: Callable[[Job], dict[str, Any]],
+                       force: bool = False) -> bool:
+    """running -> done once ``done >= total`` (or at once with ``force``), with ``result(job)`` as its result;
+    returns whether this call finished it."""
+    with session_scope(engine) as db:
+        job = db.get(Job, job_id)
+        if job is None or job.state != JobState.RUNNING or (job.done < job.total and not force):
+            return False
+        outcome = result(job)
+    finish_job(engine, job_id, outcome)
+    return True
 
 
 def set_job_total(engine: Engine, job_id: int, total: int) -> None:
@@ -172,8 +204,8 @@ def finish_job(engine: Engine, job_id: int, result: dict[str, Any] | None = None
     with engine.begin() as conn:
         conn.execute(
             update(Job)
-            .where(Job.id == job_id, Job.state.in_(("queued", "running")))
-            .values(state="done", result=result, finished_at=utcnow(), updated_at=utcnow())
+            .where(Job.id == job_id, Job.state.in_((JobState.QUEUED, JobState.RUNNING)))
+            .values(state=JobState.DONE, result=result, finished_at=utcnow(), updated_at=utcnow())
         )
 
 
@@ -182,11 +214,6 @@ def fail_job(engine: Engine, job_id: int, error: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(Job)
-            .where(Job.id == job_id, Job.state.in_(("queued", "running")))
-            .values(state="failed", error=error[:4000], finished_at=utcnow(), updated_at=utcnow())
+            .where(Job.id == job_id, Job.state.in_((JobState.QUEUED, JobState.RUNNING)))
+            .values(state=JobState.FAILED, error=error[:4000], finished_at=utcnow(), updated_at=utcnow())
         )
-
-
-def _resolve(target: str) -> Callable[..., Any]:
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)

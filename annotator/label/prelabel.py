@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.db import session_scope
@@ -21,13 +20,24 @@ from annotator.jobs.service import (
     add_progress_in,
     create_job,
     fail_job,
-    finish_job,
+    finish_if_complete,
     get_job,
     mark_running,
     queue_name,
+    register_dispatcher,
+    reopen_job,
 )
-from annotator.label.adapters import ensure_adapter_row
-from annotator.retrain.training import base_spec, default_adapter_path, resolve_device
+from annotator.jobs import dispatch
+from annotator.label.adapters import (
+    AdapterChoice,
+    base_spec,
+    default_adapter_path,
+    ensure_adapter_row,
+    resolve_adapter,
+    resolve_device,
+)
+from annotator.label.thresholds import DEFAULT_THRESHOLD, decision_margin
+from annotator.states import AdapterStatus, JobKind, JobState
 from annotator.settings import get_settings
 from annotator.tables import Adapter, Job, Project
 
@@ -39,49 +49,6 @@ _PAGE = 10_000
 
 class ModelLoadError(RuntimeError):
     """The labeler cannot be loaded on this worker (missing base or adapter, bad device): retrying won't help."""
-
-
-@dataclass(frozen=True)
-class AdapterChoice:
-    """Which adapter labels a job: its version (recorded on every prediction) and its folder (None = the base)."""
-
-    version: str
-    path: str | None
-    shipped: bool = False  # the shipped default adapter (ANNOTATOR_DEFAULT_ADAPTER)
-
-
-def resolve_adapter(db: Any, project: Project, adapter: str | None) -> AdapterChoice:
-    """``adapter`` as a registered version or an adapter folder; by default the project's active adapter,
-    else the shipped default adapter if it serves the project's labels, else the zero-shot base ("base").
-
-    An adapter asked for by name must be able to label the project (a one-pass adapter needs a head for its
-    labels): ValueError otherwise.
-    """
-    from models.adapters import BASE_VERSION, adapter_version, head_taxonomies, serves
-
-    if adapter:
-        row = db.scalar(select(Adapter).where(Adapter.version == adapter))
-        if row is not None:
-            choice = AdapterChoice(row.version, row.path)
-        elif Path(adapter).is_dir():
-            choice = AdapterChoice(adapter_version(Path(adapter)), str(Path(adapter).resolve()))
-        elif adapter == BASE_VERSION:
-            return AdapterChoice(BASE_VERSION, None)
-        else:
-            raise repo.NotFound(f"no adapter {adapter!r}: give a registered version, an adapter folder, or 'base'")
-        if choice.path is not None and not serves(Path(choice.path), project.labels):
-            heads = ", ".join(head_taxonomies(Path(choice.path))) or "none"
-            raise ValueError(f"adapter {choice.version} has no head for project {project.name!r}'s "
-                             f"{len(project.labels)} labels (its heads: {heads}); retrain it on the project")
-        return choice
-    if project.active_adapter_id is not None:
-        row = db.get(Adapter, project.active_adapter_id)
-        if row is not None:
-            return AdapterChoice(row.version, row.path)
-    shipped = default_adapter_path(tuple(project.labels))
-    if shipped is not None:
-        return AdapterChoice(adapter_version(shipped), str(shipped), shipped=True)
-    return AdapterChoice(BASE_VERSION, None)
 
 
 def start_prelabel(
@@ -109,7 +76,7 @@ def start_prelabel(
         row = repo.get_project_or_raise(db, project)
         choice = resolve_adapter(db, row, adapter)
         if choice.path is not None:  # a row for every adapter that labels: its version and thresholds are known
-            ensure_adapter_row(db, Path(choice.path), status="default" if choice.shipped else "candidate")
+            ensure_adapter_row(db, Path(choice.path), AdapterStatus.DEFAULT if choice.shipped else AdapterStatus.CANDIDATE)
         top = repo.max_item_id(db, row.id)
         params = {"adapter_path": choice.path, "batch_size": size, "only_missing": only_missing,
                   "untouched_only": untouched_only, "max_item_id": top}
@@ -120,7 +87,7 @@ def start_prelabel(
             params["max_item_id"] = (repo.unlabeled_item_ids(db, row.id, choice.version, **scope, offset=limit - 1,
                                                              limit=1)[0] if limit else 0)
             total = limit
-        job = create_job(db, "prelabel", row.id, adapter_version=choice.version, total=total, params=params,
+        job = create_job(db, JobKind.PRELABEL, row.id, adapter_version=choice.version, total=total, params=params,
                          queue=queue)
         return job.id
 
@@ -142,21 +109,17 @@ def dispatch_prelabel(engine: Engine, job_id: int, wait: bool = True) -> None:
     This is also how ``--resume`` works: after a broker restart lost the queued messages, it re-sends
     what is missing; batches that are still queued somewhere are harmless duplicates (skipped on write).
     """
+    reopen_job(engine, job_id)  # resuming a failed or cancelled job retries it
     with session_scope(engine) as db:
-        job = get_job(db, job_id)
-        if job.state in ("failed", "cancelled"):
-            job.state, job.error, job.finished_at = "queued", None, None  # resuming a failed job retries it
-        queue = queue_name(job)
+        queue = queue_name(get_job(db, job_id))
     batches = remaining_batches(engine, job_id)
     if not batches:
         mark_running(engine, job_id)
-        finish_job(engine, job_id, _result(engine, job_id))
+        finish_if_complete(engine, job_id, _result, force=True)
         return
     if get_settings().broker_url:
-        from worker.app import send_label_batch
-
         for batch in batches:
-            send_label_batch(job_id, batch, queue)
+            dispatch.send_label_batch(job_id, batch, queue)
         return
     if wait:
         run_batches(engine, job_id, batches)
@@ -183,14 +146,15 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
     Predictions and the job's progress commit together, so ``done`` counts exactly the predictions
     this job wrote, however many workers share it and however often a batch is redelivered.
     """
-    with session_scope(engine) as db:
+    with session_scope(engine) as db:  # the job's row is read once per batch
         job = get_job(db, job_id)
-        if job.state in ("failed", "cancelled"):
+        if job.state in (JobState.FAILED, JobState.CANCELLED):
             return 0
-        version, params = job.adapter_version, dict(job.params)
+        version, params, queued = job.adapter_version, dict(job.params), job.state == JobState.QUEUED
         labels = tuple(db.get(Project, job.project_id).labels)
         todo = [(item.id, item.text) for item in repo.items_without_prediction(db, item_ids, version)]
-    mark_running(engine, job_id)
+    if queued:
+        mark_running(engine, job_id)
     if todo:
         try:
             labeler = load_labeler(params.get("adapter_path"), labels)
@@ -209,15 +173,8 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
             add_progress_in(conn, job_id, written)
     else:
         written = 0
-    _finish_if_complete(engine, job_id)
+    finish_if_complete(engine, job_id, _result)
     return written
-
-
-def confidence(emotions: dict[str, float]) -> float | None:
-    """How sure the labeler is of its least certain emotion decision: min over labels of max(p, 1 - p)."""
-    if not emotions:
-        return None
-    return min(max(p, 1.0 - p) for p in emotions.values())
 
 
 # --- the labeler, loaded once per process and kept warm ---------------------------------------------
@@ -291,7 +248,8 @@ def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any) ->
         "cause_start": cause[0] if cause else None,
         "cause_end": cause[1] if cause else None,
         "cause_text": cause[2] if cause else None,
-        "confidence": confidence(prediction.emotions),
+        # how sure the least certain decision is, at the labeler's own thresholds (0.5 where it has none)
+        "confidence": decision_margin(prediction.emotions, labeler.thresholds or DEFAULT_THRESHOLD),
         "provenance": {"backend": _backend_name(), "base_model": labeler.base.model_id,
                        "base_sha256": labeler.base.sha256, "device": resolve_device(get_settings().device)},
         "job_id": job_id,
@@ -311,15 +269,8 @@ def _pages(db: Any, project_id: int, version: str, params: dict[str, Any]):
         after = page[-1]
 
 
-def _finish_if_complete(engine: Engine, job_id: int) -> None:
-    with session_scope(engine) as db:
-        job = db.get(Job, job_id)
-        complete = job is not None and job.state == "running" and job.done >= job.total
-    if complete:
-        finish_job(engine, job_id, _result(engine, job_id))
+def _result(job: Job) -> dict[str, Any]:
+    return {"labeled": job.done, "total": job.total, "adapter_version": job.adapter_version}
 
 
-def _result(engine: Engine, job_id: int) -> dict[str, Any]:
-    with session_scope(engine) as db:
-        job = get_job(db, job_id)
-        return {"labeled": job.done, "total": job.total, "adapter_version": job.adapter_version}
+register_dispatcher(JobKind.PRELABEL, dispatch_prelabel)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.agree.consensus import DEFAULT_THRESHOLD, Thresholds
 from annotator.tables import Project
 from annotator.taxonomy import Taxonomy, custom_taxonomy, get_taxonomy, taxonomy_from_file
 
@@ -18,34 +16,6 @@ DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     # "emotion_threshold": a probability set here decides every label of the project, overriding the
     # thresholds the labeling adapter was tuned with (unset: the adapter's, else 0.5)
 }
-
-
-def project_threshold(project: Project) -> float | None:
-    """The project's own decision threshold, if one is set (it overrides any adapter's)."""
-    value = (project.settings or {}).get("emotion_threshold")
-    return float(value) if value is not None else None
-
-
-def decision_thresholds(db: Session, project: Project) -> Callable[[str | None], Thresholds]:
-    """When a predicted emotion counts as present, per adapter version that predicted it.
-
-    The project's own ``emotion_threshold`` if set; else the per-label thresholds tuned with that adapter
-    (for a head with exactly the project's labels); else 0.5. Each version is looked up once.
-    """
-    fixed = project_threshold(project)
-    labels = set(project.labels)
-    known: dict[str | None, Thresholds] = {}
-
-    def lookup(version: str | None) -> Thresholds:
-        if fixed is not None:
-            return fixed
-        if version not in known:
-            tuned = repo.adapter_thresholds(db, version) if version else None
-            head = next((t for t in (tuned or {}).values() if set(t) == labels), None)
-            known[version] = {k: float(v) for k, v in head.items()} if head else DEFAULT_THRESHOLD
-        return known[version]
-
-    return lookup
 
 
 class ProjectExists(ValueError):

@@ -7,12 +7,23 @@ imported lazily.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from annotator.retrain.training import DataSpec, base_spec, load_records, resolve_device
+from sqlalchemy import Engine
+
+from annotator.db import session_scope
+from annotator.label.adapters import (
+    adapter_meta,
+    adapter_meta_or_none,
+    base_spec,
+    default_adapter_path,
+    resolve_adapter,
+    resolve_device,
+)
+from annotator.retrain.training import DataSpec, load_records
 from annotator.settings import get_settings
 from annotator.taxonomy import Taxonomy
 
@@ -66,6 +77,36 @@ def score_examples(
         n_cause=float(sum(e.cause is not None for e in examples)),
     )
     return Evaluation(metrics, predictions, thresholds)
+
+
+def evaluation_adapter(ref: str | None, taxonomy: Taxonomy, zero_shot: bool,
+                       database: Callable[[], Engine]) -> Path | None:
+    """The adapter folder ``annotator evaluate`` measures: ``ref`` (a folder, or a version registered in the
+    database, which is opened only then), else the shipped default adapter if it serves the taxonomy;
+    None for the zero-shot base. ValueError when none fits."""
+    from models.adapters import head_taxonomies, is_onepass, serves
+
+    if zero_shot:
+        if ref:
+            raise ValueError("pass either --adapter or --zero-shot, not both")
+        return None
+    if ref and adapter_meta_or_none(Path(ref)) is not None:
+        path: Path | None = Path(ref)
+    elif ref:
+        with session_scope(database()) as db:
+            path = Path(str(resolve_adapter(db, None, ref).path))
+    else:
+        path = default_adapter_path(taxonomy.labels)
+    if path is None:
+        raise ValueError(f"no adapter for taxonomy {taxonomy.name}: pass --adapter, --zero-shot, or set "
+                         "ANNOTATOR_DEFAULT_ADAPTER to one that serves it")
+    if is_onepass(path) and not serves(path, taxonomy.labels):
+        heads = ", ".join(head_taxonomies(path)) or "none"
+        raise ValueError(f"adapter {path} has no head for taxonomy {taxonomy.name}; its heads: {heads}")
+    if not is_onepass(path) and tuple(adapter_meta(path).get("labels", taxonomy.labels)) != taxonomy.labels:
+        raise ValueError(f"adapter {path} was trained on other labels than taxonomy {taxonomy.name}; "
+                         "pass its --taxonomy")
+    return path
 
 
 def gold_examples(spec: DataSpec, taxonomy: Taxonomy, split: str | None = "dev", seed: int = 0) -> list["GoldExample"]:

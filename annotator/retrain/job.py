@@ -32,14 +32,30 @@ from sqlalchemy import Engine, select
 
 from annotator import repo
 from annotator.db import session_scope
-from annotator.jobs.service import add_job_progress, create_job, get_job, set_job_total, submit_job
-from annotator.label.prelabel import AdapterChoice, resolve_adapter
+from annotator.jobs.service import (
+    add_job_progress,
+    create_job,
+    get_job,
+    register_runner,
+    set_job_total,
+    submit_job,
+)
+from annotator.label.adapters import (
+    AdapterChoice,
+    adapter_meta,
+    adapter_row_values,
+    base_spec,
+    promote_adapter,
+    resolve_adapter,
+    resolve_device,
+)
+from annotator.label.thresholds import Thresholds, decided
 from annotator.retrain.gate import GateDecision, GatePolicy, decide
+from annotator.states import JobKind
 from annotator.settings import Settings, get_settings
 from annotator.tables import Adapter, Project, TrainingRun, utcnow
 
 if TYPE_CHECKING:
-    from annotator.agree.consensus import Thresholds
     from models.tasks.base import Example
     from models.training.dpo import PreferencePair
 
@@ -115,14 +131,14 @@ def start_retrain(engine: Engine, project: str, *, from_version: str | None = No
         proj = repo.get_project_or_raise(db, project)
         if from_version is not None:
             resolve_adapter(db, proj, from_version)  # NotFound now, not later in a worker
-        job = create_job(db, "retrain", proj.id, adapter_version=from_version, params=params, queue="train")
+        job = create_job(db, JobKind.RETRAIN, proj.id, adapter_version=from_version, params=params, queue="train")
         job_id = job.id
     submit_job(engine, job_id, wait=wait)
     return job_id
 
 
 def run_retrain_job(engine: Engine, job_id: int) -> dict[str, Any]:
-    """The job runner (``JOB_RUNNERS["retrain"]``): retrain, gate, record; returns the job's result."""
+    """The runner of retraining jobs: retrain, gate, record; returns the job's result."""
     with session_scope(engine) as db:
         job = get_job(db, job_id)
         proj = db.get(Project, job.project_id)
@@ -265,7 +281,6 @@ def _train_onepass(project: str, labels: tuple[str, ...], examples: Sequence["Ex
     from models.onepass.train import fit_onepass, save_onepass
     from models.training.config import ModelConfig, OnePassConfig, ReadoutConfig, TrainConfig
 
-    from annotator.retrain.training import base_spec, resolve_device
 
     settings = get_settings()
     heads = head_taxonomies(Path(start.path)) if start.path else {}
@@ -297,7 +312,6 @@ def _train_instruction(project: str, labels: tuple[str, ...], examples: Sequence
     from models.training.dpo import DPOConfig, fit_dpo
     from models.training.sft import fit, save_adapter
 
-    from annotator.retrain.training import base_spec, resolve_device
 
     settings = get_settings()
     device = resolve_device(params.device)
@@ -342,12 +356,11 @@ def evaluate(adapter_path: Path | None, gold: Sequence["Example"], labels: Seque
 
 
 def alpha_against_consensus(gold: Sequence["Example"], scores: Sequence[dict[str, float]],
-                            threshold: "Thresholds" = 0.5) -> float | None:
+                            threshold: Thresholds = 0.5) -> float | None:
     """Alpha (MASI distance on emotion sets, helper AGREE's code) of the thresholded predictions and the
     consensus as two coders; None when undefined."""
     from annotator.agree.alpha import alpha
     from annotator.agree.matrix import Coding, value_counts
-    from annotator.agree.consensus import decided
 
     codings, texts = [], {}
     for i, (example, probs) in enumerate(zip(gold, scores)):
@@ -367,8 +380,6 @@ def _record(engine: Engine, run_id: int, project: str, candidate_path: Path, dat
             train_metrics: dict[str, Any], decision: GateDecision, current: AdapterChoice, params: RetrainParams,
             seconds: float) -> str:
     """Write the candidate's Adapter row, promote it if the gate said so, and close the TrainingRun."""
-    from annotator.label.adapters import adapter_row_values, promote_adapter
-    from annotator.retrain.training import adapter_meta
 
     meta = adapter_meta(candidate_path)
     with session_scope(engine) as db:
@@ -413,3 +424,6 @@ def latest_run(engine: Engine, project: str) -> TrainingRun | None:
 def _safe(name: str) -> str:
     """``name`` reduced to letters, digits, '-' and '_' (adapter run names and folders)."""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "project"
+
+
+register_runner(JobKind.RETRAIN, run_retrain_job)

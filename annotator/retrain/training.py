@@ -22,15 +22,13 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.datasets import available_formats, detect_format, read_dataset
 from annotator.datasets.convert import Skipped, training_records
-from annotator.label.adapters import adapter_row_values, promote_adapter
+from annotator.label.adapters import base_spec, resolve_device
 from annotator.settings import get_settings
 from annotator.tables import Adapter
 from annotator.taxonomy import Taxonomy, get_taxonomy
 
 log = logging.getLogger("annotator.training")
 
-ADAPTER_META = "emo_adapter.json"  # the metadata file models.training writes next to the peft weights
-PACKAGED_BASE_NAMES = ("smollm2", "smollm2-135m-instruct")
 
 
 @dataclass(frozen=True)
@@ -186,21 +184,6 @@ def run_training(request: TrainRequest, run_dir: Path | None = None) -> Path:
     return path
 
 
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; anything else as given."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def base_spec() -> str | None:
-    """The configured base for ``models.base.resolve_base``: ``None`` for the packaged SmolLM2."""
-    name = get_settings().base_model
-    return None if name.strip().lower() in PACKAGED_BASE_NAMES else name
-
-
 def train_adapter(records: Sequence[dict[str, Any]], taxonomies: dict[str, tuple[str, ...]], out_dir: Path,
                   options: TrainOptions, work_dir: Path | None = None) -> Path:
     """Train an adapter on training records and write ``out_dir/<version>/``; returns that folder.
@@ -237,85 +220,3 @@ def train_adapter(records: Sequence[dict[str, Any]], taxonomies: dict[str, tuple
                             head_learning_rate=options.head_learning_rate, holdout_fraction=options.eval_fraction,
                             checkpoint_every=options.checkpoint_every)
     return train_onepass(OnePassConfig(readout=readout, train=train, model=model), examples, work_dir=work_dir)
-
-
-def _trained_on_configured_base(adapter: Path) -> bool:
-    """Whether the adapter's metadata names the configured base (compared by id: nothing is loaded or hashed)."""
-    from models.base import DEFAULT_BASE
-
-    trained_on = adapter_meta(adapter).get("base", {}).get("model_id")
-    spec = base_spec()
-    if spec is None:
-        configured = DEFAULT_BASE
-    else:
-        path = Path(spec).expanduser()
-        configured = path.name if path.suffix == ".gguf" else str(path)
-    return trained_on is None or trained_on == configured
-
-
-def adapter_meta(path: Path) -> dict[str, Any]:
-    """The metadata training wrote into an adapter folder."""
-    meta = Path(path) / ADAPTER_META
-    if not meta.is_file():
-        raise FileNotFoundError(f"{path} is not an adapter folder (no {ADAPTER_META})")
-    return json.loads(meta.read_text())
-
-
-def register_adapter(db: Session, path: Path, project_name: str | None = None, activate: bool = False) -> Adapter:
-    """Record an adapter folder in the adapters table (status 'candidate', or 'active' with ``activate``)."""
-    meta = adapter_meta(path)
-    project = repo.get_project_or_raise(db, project_name) if project_name else None
-    if activate and project is None:
-        raise ValueError("--activate needs --project")
-    adapter = db.scalar(select(Adapter).where(Adapter.version == meta["version"]))
-    if adapter is None:
-        adapter = Adapter(**adapter_row_values(meta, path), metrics=meta.get("metrics", {}), status="candidate",
-                          project_id=project.id if project else None)
-        db.add(adapter)
-        db.flush()
-    if activate and project is not None:
-        return promote_adapter(db, project, adapter.version)
-    return adapter
-
-
-def resolve_adapter(db: Session | None, ref: str) -> Path:
-    """An adapter folder from a path, or from a version registered in the adapters table."""
-    path = Path(ref)
-    if (path / ADAPTER_META).is_file():
-        return path
-    if db is not None:
-        adapter = db.scalar(select(Adapter).where(Adapter.version == ref))
-        if adapter is not None:
-            return Path(adapter.path)
-    raise FileNotFoundError(f"adapter {ref!r} is neither an adapter folder nor a registered version")
-
-
-def default_adapter_path(labels: Sequence[str] | None = None) -> Path | None:
-    """The adapter to label with when a project has none active (``ANNOTATOR_DEFAULT_ADAPTER``), or ``None``.
-
-    The setting names an adapter folder, or a folder of adapter versions, of which the newest (by the
-    ``created_at`` in its metadata, then name) is used. ``None`` when it is empty, holds no adapter, the
-    adapter was trained on another base than the configured one (``ANNOTATOR_BASE_MODEL``), or (with
-    ``labels``) it cannot label that taxonomy (a one-pass adapter without a head for it).
-    """
-    from models.adapters import serves
-
-    chosen = _newest_default_adapter()
-    if chosen is None or not _trained_on_configured_base(chosen):
-        return None
-    return chosen if labels is None or serves(chosen, labels) else None
-
-
-def _newest_default_adapter() -> Path | None:
-    value = get_settings().default_adapter.strip()
-    if not value:
-        return None
-    folder = Path(value)
-    if (folder / ADAPTER_META).is_file():
-        return folder
-    if not folder.is_dir():
-        return None
-    versions = [child for child in folder.iterdir() if (child / ADAPTER_META).is_file()]
-    if not versions:
-        return None
-    return max(versions, key=lambda child: (str(adapter_meta(child).get("created_at", "")), child.name))

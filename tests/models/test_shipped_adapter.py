@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from annotator.retrain.training import default_adapter_path
+from annotator.label.adapters import default_adapter_path
 from annotator.taxonomy import get_taxonomy
 from models.adapters import ADAPTER_META
 from models.labeler import Labeler

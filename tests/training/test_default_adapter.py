@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from annotator.retrain.training import ADAPTER_META, default_adapter_path
+from annotator.label.adapters import default_adapter_path
+from models.adapters import ADAPTER_META
 from annotator.settings import get_settings
 
 

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from annotator.cli.main import app
 from annotator.db import open_database, session_scope
 from annotator.projects.service import create_project
-from annotator.retrain.training import ADAPTER_META, register_adapter
+from annotator.label.adapters import register_adapter
+from models.adapters import ADAPTER_META
 from annotator.settings import get_settings
 from annotator.tables import Adapter, Project
 from annotator.taxonomy import get_taxonomy

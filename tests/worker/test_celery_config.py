@@ -41,7 +41,17 @@ def test_beat_schedule_comes_from_settings(make) -> None:
 
 
 def test_unknown_queue_is_refused() -> None:
-    from worker.app import send_label_batch
+    from annotator.jobs.dispatch import send_label_batch
 
     with pytest.raises(ValueError, match="unknown queue 'gpu2'"):
         send_label_batch(1, [1], "gpu2")
+
+
+def test_senders_and_workers_share_one_configuration_and_the_task_names(make) -> None:
+    from annotator.jobs import dispatch
+
+    worker = make(ANNOTATOR_BROKER_URL="redis://127.0.0.1:1/0")
+    sender = dispatch._sender("redis://127.0.0.1:1/0")
+    for key in ("task_serializer", "task_acks_late", "task_reject_on_worker_lost", "broker_transport_options"):
+        assert sender.conf[key] == worker.conf[key]
+    assert {dispatch.LABEL_BATCH_TASK, dispatch.RUN_JOB_TASK} <= set(worker.tasks)

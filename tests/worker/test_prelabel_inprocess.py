@@ -9,7 +9,8 @@ import pytest
 
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.label.prelabel import confidence, label_batch, remaining_batches, start_prelabel
+from annotator.label.prelabel import label_batch, remaining_batches, start_prelabel
+from annotator.label.thresholds import decision_margin
 from annotator.tables import Annotation, Item, Job, Prediction
 from tests.worker.conftest import add_corpus, job_row, prediction_counts
 
@@ -27,7 +28,7 @@ def test_prelabel_labels_every_item_once_and_again_adds_nothing(engine, tiny_env
         for p in db.query(Prediction).all():
             assert set(p.emotions) == {"anger", "disgust", "fear", "joy", "sadness", "surprise"}
             assert all(0.0 <= v <= 1.0 for v in p.emotions.values())
-            assert p.confidence == pytest.approx(confidence(p.emotions))
+            assert p.confidence == pytest.approx(decision_margin(p.emotions, 0.5))  # the zero-shot base: 0.5
             assert 0.0 <= p.intensity <= 1.0 and p.job_id == job.id
             assert p.provenance["backend"] == "transformers" and p.provenance["device"] == "cpu"
             if p.cause_start is not None:

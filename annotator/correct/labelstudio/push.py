@@ -36,8 +36,7 @@ from annotator.correct.labelstudio.client import (
 )
 from annotator.correct.labelstudio.config import labeling_config
 from annotator.correct.labelstudio.tasks import ITEM_ID, prediction_json, task_json
-from annotator.agree.consensus import DEFAULT_THRESHOLD
-from annotator.projects.service import decision_thresholds
+from annotator.label.thresholds import DEFAULT_THRESHOLD, decision_thresholds
 from annotator.tables import Project
 
 log = logging.getLogger(__name__)

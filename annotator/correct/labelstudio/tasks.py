@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from annotator.agree.consensus import Thresholds, threshold_of
+from annotator.label.thresholds import Thresholds, threshold_of
 from annotator.correct.labelstudio import config as cfg
 
 ITEM_ID = "item_id"  # key of our item id in task data
