@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from annotator import repo
 from annotator.agree.consensus import best_labels
+from annotator.label.adapters import active_adapter
 from annotator.label.thresholds import Thresholds, decision_thresholds
 from annotator.db import session_scope
-from annotator.tables import Adapter, Annotation, Item, Prediction
+from annotator.tables import Annotation, Item, Prediction
 
 EXPORT_FORMATS = ("jsonl", "csv", "hf")
 HF_SHARD_ROWS = 100_000
@@ -58,7 +59,8 @@ def iter_export_rows(db: Session, project_name: str, include_raw: bool = False) 
     """One dict per item, in id order: text, best labels, their provenance, and optionally all raw labels."""
     project = repo.get_project_or_raise(db, project_name)
     thresholds = decision_thresholds(db, project)
-    active = db.get(Adapter, project.active_adapter_id).version if project.active_adapter_id else None
+    adapter = active_adapter(db, project)
+    active = adapter.version if adapter is not None else None
     for page in repo.iter_item_pages(db, project.id):
         ids = [item.id for item in page]
         preds = repo.predictions_for_items(db, ids)

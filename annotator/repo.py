@@ -12,11 +12,12 @@ from itertools import repeat
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, func, select
+from sqlalchemy import Connection, DateTime, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from annotator.bloom import BloomFilter
 from annotator.tables import Adapter, Annotation, IngestError, IngestRun, Item, Prediction, Project, utcnow
+from annotator.states import AnnotationStatus, RunState
 
 # SQLite's limit on bound variables is 32766 since 3.32; stay well under it.
 _SQLITE_CHUNK = 900
@@ -27,6 +28,24 @@ class NotFound(LookupError):
 
 
 # --- projects -----------------------------------------------------------------------------------
+
+
+def project_names(db: Session) -> dict[int, str]:
+    """Every project's name by id."""
+    return {pid: name for pid, name in db.execute(select(Project.id, Project.name))}
+
+
+def active_adapter(db: Session, project: Project) -> Adapter | None:
+    """The adapter that currently labels the project, if any."""
+    return db.get(Adapter, project.active_adapter_id) if project.active_adapter_id else None
+
+
+def get_project_by_id(db: Session, project_id: int) -> Project:
+    """The project with this id, or NotFound (it was deleted)."""
+    project = db.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"no project with id {project_id} (was it deleted?)")
+    return project
 
 
 def get_project_or_raise(db: Session, name: str) -> Project:
@@ -70,7 +89,7 @@ def find_unfinished_run(db: Session, project_id: int, source: str, fingerprint: 
     runs = db.scalars(
         select(IngestRun)
         .where(IngestRun.project_id == project_id, IngestRun.fingerprint == fingerprint,
-               IngestRun.format == fmt, IngestRun.state == "running")
+               IngestRun.format == fmt, IngestRun.state == RunState.RUNNING)
         .order_by(IngestRun.id.desc())
     ).all()
     for run in runs:
@@ -98,21 +117,20 @@ def advance_run(conn: Connection, run_id: int, rows_done: int, inserted: int, du
         "rows_rejected": IngestRun.rows_rejected + rejected,
     }
     if finished:
-        values.update(state="done", finished_at=utcnow())
-    conn.execute(IngestRun.__table__.update().where(IngestRun.id == run_id).values(**values))
+        values.update(state=RunState.DONE, finished_at=utcnow())
+    conn.execute(update(IngestRun).where(IngestRun.id == run_id).values(**values))
 
 
 def add_ingest_errors(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Record rejected rows; a row already recorded (same source, line and bytes) is not added again."""
     if not rows:
         return
-    table = IngestError.__table__
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+        conn.execute(pg_insert(IngestError).on_conflict_do_nothing(), rows)
     else:
-        conn.execute(table.insert().prefix_with("OR IGNORE"), rows)
+        conn.execute(insert(IngestError).prefix_with("OR IGNORE"), rows)
 
 
 def ingest_errors_for_source(conn: Connection, project_id: int, source: str, up_to_line: int) -> Sequence[Any]:
@@ -192,9 +210,9 @@ def add_items(conn: Connection, project_id: int, items: ItemColumns, seen: Bloom
     import psycopg
 
     maybe = seen.maybe_contains(items.hashes)
-    with_id = [n for n, ext in enumerate(items.ext_ids) if ext is not None]
+    with_id = [(n, ext) for n, ext in enumerate(items.ext_ids) if ext is not None]
     if with_id:
-        maybe[with_id] |= seen.maybe_contains([items.ext_ids[n] for n in with_id])
+        maybe[[n for n, _ in with_id]] |= seen.maybe_contains([ext for _, ext in with_id])
     conn.exec_driver_sql("SAVEPOINT add_items")
     try:
         result, kept = _add_items_postgres(conn, project_id, items, maybe.nonzero()[0].tolist())
@@ -204,6 +222,14 @@ def add_items(conn: Connection, project_id: int, items: ItemColumns, seen: Bloom
     conn.exec_driver_sql("RELEASE SAVEPOINT add_items")
     seen.add([items.hashes[n] for n in kept] + [ext for n in kept if (ext := items.ext_ids[n]) is not None])
     return result
+
+
+def _driver(conn: Connection) -> Any:
+    """The DBAPI connection under ``conn`` (psycopg or sqlite3), for COPY and executemany."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection has no driver connection (it is closed)")
+    return raw
 
 
 def new_project_filter(conn: Connection, project_id: int) -> BloomFilter | None:
@@ -218,7 +244,7 @@ def _add_items_postgres(conn: Connection, project_id: int, items: ItemColumns,
                         check: list[int] | None) -> tuple[AddedItems, list[int]]:
     """Look up the ids and hashes of the rows in ``check`` (None: all rows), classify here, then COPY the
     new rows in. Returns the result and the positions of the inserted rows."""
-    raw = conn.connection.driver_connection
+    raw = _driver(conn)
     ext_ids, hashes = items.ext_ids, items.hashes
     rows = range(len(hashes)) if check is None else check
     ids = [ext for n in rows if (ext := ext_ids[n]) is not None]
@@ -287,7 +313,7 @@ def _add_items_sqlite(conn: Connection, project_id: int, items: ItemColumns) -> 
     (the items table has no AUTOINCREMENT, and this transaction holds SQLite's write lock), so the
     rows above the previous maximum are the inserted ones, in batch order.
     """
-    raw = conn.connection.driver_connection
+    raw = _driver(conn)
     ext_ids, texts, hashes, metas = items.ext_ids, items.texts, items.hashes, items.metas
     stamp = _sqlite_datetime(conn, utcnow())
     cur = raw.cursor()
@@ -352,7 +378,7 @@ def project_counts(db: Session, project_id: int) -> dict[str, int]:
     ) or 0
     annotated = db.scalar(
         select(func.count(func.distinct(Annotation.item_id))).join(Item, Item.id == Annotation.item_id)
-        .where(Item.project_id == project_id, Annotation.status == "accepted")
+        .where(Item.project_id == project_id, Annotation.status == AnnotationStatus.ACCEPTED)
     ) or 0
     annotations = db.scalar(
         select(func.count()).select_from(Annotation).join(Item, Item.id == Annotation.item_id)
@@ -469,13 +495,12 @@ def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert prediction rows, skipping any (item, adapter version) already there; returns how many were new."""
     if not rows:
         return 0
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
     stmt = (
-        insert(Prediction)
+        dialect_insert(Prediction)
         .values([{**row, "created_at": now} for row in rows])
         .on_conflict_do_nothing(index_elements=["item_id", "adapter_version"])
         .returning(Prediction.id)
@@ -503,7 +528,7 @@ def upsert_annotations(db: Session, rows: Sequence[Mapping[str, Any]], source: s
                 Annotation.annotator.in_({r["annotator"] for r in chunk})))
         }
         for row in chunk:
-            values = {"status": "accepted", "rejection_reason": None, **row, "source": source}
+            values = {"status": AnnotationStatus.ACCEPTED, "rejection_reason": None, **row, "source": source}
             created_at, updated_at = values.pop("created_at", None), values.pop("updated_at", None)
             key = (values["item_id"], values["annotator"])
             annotation = existing.get(key)

@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from annotator.states import AdapterStatus, AnnotationStatus, JobState, RunState
+
 # Named constraints so that migrations are stable on every backend.
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -95,7 +97,7 @@ class Adapter(Base):
     base_model_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     path: Mapped[str] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="candidate")  # candidate|active|retired|rejected|default
+    status: Mapped[str] = mapped_column(String(20), default=AdapterStatus.CANDIDATE)  # states.AdapterStatus
     readout: Mapped[str | None] = mapped_column(String(50), nullable=True)  # onepass.v1 | instruction
     # tuned per-label decision thresholds: taxonomy -> label -> threshold (one-pass adapters)
     thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -140,7 +142,7 @@ class Annotation(Base):
     cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     source: Mapped[str] = mapped_column(String(50))  # labelstudio | dashboard | import
-    status: Mapped[str] = mapped_column(String(20), default="accepted")
+    status: Mapped[str] = mapped_column(String(20), default=AnnotationStatus.ACCEPTED)  # states.AnnotationStatus
     rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     lead_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     external_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -158,7 +160,7 @@ class TrainingRun(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True
     )
     kind: Mapped[str] = mapped_column(String(50))  # sft | sft+dpo
-    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed
+    state: Mapped[str] = mapped_column(String(20), default=RunState.QUEUED)  # states.RunState
     from_adapter: Mapped[str | None] = mapped_column(String(200), nullable=True)
     candidate_adapter: Mapped[str | None] = mapped_column(String(200), nullable=True)
     data_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -203,7 +205,7 @@ class IngestRun(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(200), nullable=True)
     format: Mapped[str] = mapped_column(String(50))
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(20), default="running")  # running|done
+    state: Mapped[str] = mapped_column(String(20), default=RunState.RUNNING)  # states.RunState: running|done
     rows_done: Mapped[int] = mapped_column(BigInteger, default=0)  # rows consumed, the resume point
     rows_inserted: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_duplicate: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -247,7 +249,7 @@ class Job(Base):
     adapter_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
     queue: Mapped[str | None] = mapped_column(String(50), nullable=True)
     dispatch: Mapped[str] = mapped_column(String(20), default="inprocess")  # inprocess | celery
-    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed|cancelled
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED)  # states.JobState
     total: Mapped[int] = mapped_column(BigInteger, default=0)
     done: Mapped[int] = mapped_column(BigInteger, default=0)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -51,7 +51,7 @@ def linear_peer(train: Sequence[Any], dev: Sequence[Any], labels: Sequence[str],
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
 
-    from models.labeler import Prediction
+    from models.prediction import Prediction
     from models.onepass.thresholds import tune_thresholds
     from models.training.metrics import all_metrics
 

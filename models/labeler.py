@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,23 +12,9 @@ from models.backends.registry import make_backend
 from models.base import DEFAULT_CACHE_DIR, BaseModel, load_tokenizer, resolve_base
 from models.tasks.prompt import Prompter
 from models.tasks.registry import DEFAULT_TASKS, make_tasks
+from models.prediction import Prediction
 from models.tokens import Codec
 
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One item's machine labels. ``cause`` is ``(start, end, text[start:end])`` in characters, or None.
-
-    ``intensities``: an intensity per emotion (the one-pass readout); ``intensity`` is then that of the most
-    probable emotion. The instruction readout gives only the item's overall ``intensity``.
-    """
-
-    emotions: dict[str, float]
-    intensity: float | None
-    cause: tuple[int, int, str] | None
-    adapter_version: str
-    intensities: dict[str, float] | None = None
 
 
 def open_labeler(
@@ -99,9 +84,13 @@ class Labeler:
         weights and caches are loaded once; any other backend loads the weights again.
         """
         labels = tuple(labels) if labels is not None else self.labels
+        if is_onepass(adapter_path):
+            raise ValueError(f"{adapter_path} is a one-pass adapter: open it with open_labeler (it has no "
+                             "instruction readout to share an engine with)")
         share = getattr(self.backend, "with_adapter", None)
-        if share is None or is_onepass(adapter_path):
-            return open_labeler(self.base, adapter_path, labels, self.backend.device, backend=self.backend.name)
+        if share is None:
+            return Labeler(self.base, adapter_path, labels, self.backend.device, tasks=self.tasks,
+                           backend=self.backend.name)
         other = copy.copy(self)
         other.adapter_path = Path(adapter_path) if adapter_path is not None else None
         other.labels = labels

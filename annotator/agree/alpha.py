@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import krippendorff
 import numpy as np
@@ -52,7 +53,7 @@ def distance_metric(matrix: np.ndarray) -> Callable[..., np.ndarray]:
     two ids up in ``matrix`` (by the values, not their positions, so unused values can be dropped)."""
 
     def metric(v1: np.ndarray, v2: np.ndarray, i1: np.ndarray, i2: np.ndarray, n_v: np.ndarray,
-               dtype: np.dtype = np.float64) -> np.ndarray:
+               dtype: Any = np.float64) -> np.ndarray:
         return matrix[v1.astype(np.int64), v2.astype(np.int64)].astype(dtype)
 
     return metric
@@ -75,7 +76,8 @@ def alpha_of(counts: np.ndarray, domain: np.ndarray, level: Level) -> float | No
     counts, domain = counts[:, used], domain[used]  # unused values change nothing; fewer is faster
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        value = float(krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level))
+        value = float(krippendorff.alpha(value_counts=counts, value_domain=domain,
+                                         level_of_measurement=level))  # type: ignore[arg-type]  # a str level is one of its four
     return None if np.isnan(value) else value
 
 

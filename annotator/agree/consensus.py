@@ -19,6 +19,7 @@ import numpy as np
 
 from annotator.agree.spans import Span, mask_to_span, span_mask, token_offsets
 from annotator.label.thresholds import DEFAULT_THRESHOLD, Thresholds, decided
+from annotator.states import AnnotationStatus
 
 
 class HumanLabels(Protocol):
@@ -137,7 +138,7 @@ def best_labels(annotations: Sequence[Any], predictions: Sequence[MachineLabels]
     ``predictions`` must be newest first. ``thresholds`` may depend on the adapter version that made the
     prediction (a callable version -> thresholds).
     """
-    accepted = [a for a in annotations if getattr(a, "status", "accepted") == "accepted"]
+    accepted = [a for a in annotations if getattr(a, "status", AnnotationStatus.ACCEPTED) == AnnotationStatus.ACCEPTED]
     if accepted:
         best = from_humans(accepted)
         chosen = _pick(predictions, preferred_adapter)

@@ -36,6 +36,7 @@ from annotator.hashing import bytes_hash, content_hash
 from annotator.agree.service import load_codings, predicted_coding
 from annotator.settings import get_settings
 from annotator.tables import Annotation, Item, Prediction
+from annotator.states import AnnotationStatus
 
 MIN_WEIGHT = 0.05  # an annotator who agrees with no one still counts a little (alpha may be <= 0)
 
@@ -152,7 +153,7 @@ def _corrected_predictions(db: Any, project_id: int, thresholds: Callable[[str],
         .where(Item.project_id == project_id,
                select(Annotation.id).where(Annotation.item_id == Prediction.item_id,
                                            Annotation.based_on_adapter == Prediction.adapter_version,
-                                           Annotation.status == "accepted").exists())
+                                           Annotation.status == AnnotationStatus.ACCEPTED).exists())
     ).all()
     out = {}
     for r in rows:

@@ -11,7 +11,8 @@ annotator's alpha against the leave-one-out consensus of the others and, for cau
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import combinations
 from typing import Any
@@ -28,6 +29,7 @@ from annotator.db import session_scope
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
 from annotator.tables import Adapter, AgreementReport, Annotation, Item, Prediction, Project, utcnow
+from annotator.states import AnnotationStatus
 
 HUMAN = "human-human"
 LABELER = "labeler-human"
@@ -39,10 +41,10 @@ class ProjectCodings:
 
     labels: list[str]
     humans: list[Coding]
-    labeler: list[Coding] = field(default_factory=list)
+    labeler: list[Coding] = dataclasses.field(default_factory=list)
     labeler_version: str | None = None
-    texts: dict[int, str] = field(default_factory=dict)
-    based_on: dict[int, list[str]] = field(default_factory=dict)  # item -> adapters its annotators corrected
+    texts: dict[int, str] = dataclasses.field(default_factory=dict)
+    based_on: dict[int, list[str]] = dataclasses.field(default_factory=dict)  # item -> adapters its annotators corrected
 
 
 @dataclass
@@ -56,7 +58,7 @@ class FieldAgreement:
     ci_high: float | None
     n_items: int
     n_coders: int
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -86,7 +88,7 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
         select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
                Annotation.cause_start, Annotation.cause_end, Annotation.based_on_adapter, Annotation.intensities)
         .join(Item, Item.id == Annotation.item_id)
-        .where(Item.project_id == project.id, Annotation.status == "accepted")
+        .where(Item.project_id == project.id, Annotation.status == AnnotationStatus.ACCEPTED)
         .order_by(Annotation.item_id, Annotation.annotator)
     ).all()
     data = ProjectCodings(labels=list(project.labels), humans=[
@@ -98,7 +100,7 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
         if r.based_on_adapter:
             data.based_on.setdefault(r.item_id, []).append(r.based_on_adapter)
     annotated = select(Annotation.item_id).join(Item, Item.id == Annotation.item_id).where(
-        Item.project_id == project.id, Annotation.status == "accepted")
+        Item.project_id == project.id, Annotation.status == AnnotationStatus.ACCEPTED)
     data.texts = dict(db.execute(select(Item.id, Item.text).where(Item.id.in_(annotated))).all())
     if with_labeler and project.active_adapter_id is not None:
         version = db.scalar(select(Adapter.version).where(Adapter.id == project.active_adapter_id))

@@ -15,6 +15,7 @@ from annotator.label.prelabel import dispatch_prelabel, start_prelabel
 from annotator.projects.service import create_project
 from annotator.projects.status import project_status
 from annotator.taxonomy import get_taxonomy
+from annotator.states import JobState
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "examples" / "goemotions_sample" / "goemotions_dev_sample.jsonl"
 
@@ -44,7 +45,7 @@ def demo_cmd(
     if todo:
         job_id = start_prelabel(engine, project, limit=todo)
         dispatch_prelabel(engine, job_id, wait=False)
-        if watch_job(engine, job_id) != "done":
+        if watch_job(engine, job_id) != JobState.DONE:
             raise typer.Exit(1)
     status = project_status(engine, project)
     console.print(f"[bold]3/4 status[/] {status['items']} items, {status['predicted']} predicted, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import json
 import time
 
@@ -13,10 +15,11 @@ from sqlalchemy import Engine
 from annotator import repo
 from annotator.cli.common import console, database, fail, user_errors
 from annotator.db import session_scope
-from annotator.jobs.service import FINISHED, get_job, list_jobs, submit_job
+from annotator.jobs.service import get_job, list_jobs, submit_job, wait_for_job
 from annotator.label.prelabel import dispatch_prelabel, start_prelabel
 from annotator.settings import get_settings
-from annotator.tables import Project
+from annotator.states import JobState
+from annotator.tables import Job
 
 
 @user_errors
@@ -64,7 +67,7 @@ def prelabel_cmd(
         console.print(f"enqueued; follow it with `annotator jobs` or `annotator prelabel --resume {job_id} --wait`")
         return
     state = watch_job(engine, job_id)
-    if state != "done":
+    if state != JobState.DONE:
         raise typer.Exit(1)
 
 
@@ -72,20 +75,20 @@ def watch_job(engine: Engine, job_id: int, interval: float = 0.5) -> str:
     """Show a job's progress (done / total, items/s, ETA) until it finishes; return its final state."""
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:.1f} items/s"), TimeRemainingColumn())
+    seen: dict[str, typing.Any] = {}
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"job {job_id}", total=None, rate=0.0)
-        start, first_done = time.monotonic(), None
-        while True:
-            with session_scope(engine) as db:
-                job = get_job(db, job_id)
-                state, done, total, error = job.state, job.done, job.total, job.error
-            first_done = done if first_done is None else first_done
+        start = time.monotonic()
+
+        def show(job: Job) -> None:
+            first = seen.setdefault("first_done", job.done)
+            seen.update(done=job.done, total=job.total, error=job.error)
             elapsed = max(time.monotonic() - start, 1e-9)
-            progress.update(task, completed=done, total=total, rate=(done - first_done) / elapsed)
-            if state in FINISHED:
-                break
-            time.sleep(interval)
-    if state == "failed":
+            progress.update(task, completed=job.done, total=job.total, rate=(job.done - first) / elapsed)
+
+        state = wait_for_job(engine, job_id, interval, on_poll=show)
+    done, total, error = seen["done"], seen["total"], seen["error"]
+    if state == JobState.FAILED:
         console.print(f"[bold red]job {job_id} failed:[/] {error}")
     else:
         console.print(f"job {job_id} {state}: {done}/{total} items")
@@ -106,9 +109,9 @@ def jobs_cmd(
     with session_scope(engine) as db:
         project_id = repo.get_project_or_raise(db, project).id if project else None
         rows = list_jobs(db, project_id, limit)
-        names = {p.id: p.name for p in db.query(Project).all()}
-        records = [{
-            "id": j.id, "kind": j.kind, "project": names.get(j.project_id), "adapter": j.adapter_version,
+        names = repo.project_names(db)
+        records: list[dict[str, typing.Any]] = [{
+            "id": j.id, "kind": j.kind, "project": names.get(j.project_id or 0), "adapter": j.adapter_version,
             "queue": j.queue, "state": j.state, "done": j.done, "total": j.total,
             "created_at": j.created_at.isoformat() if j.created_at else None,
             "finished_at": j.finished_at.isoformat() if j.finished_at else None, "error": j.error,

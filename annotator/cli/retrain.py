@@ -1,4 +1,4 @@
-"""`annotator retrain`: the gated retraining job (SFT + DPO on corrections, promoted only if better)."""
+"""`annotator retrain`: the gated retraining job (trained on consensus, promoted only if better)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from rich.table import Table
 
 from annotator.cli.common import console, database, fail, user_errors
 from annotator.db import session_scope
-from annotator.jobs.service import get_job
+from annotator.cli.jobs import watch_job
+from annotator.jobs.service import get_job, wait_for_job
+from annotator.states import JobState
 from annotator.retrain.job import start_retrain
 from annotator.settings import get_settings
 
@@ -27,8 +29,9 @@ def retrain_cmd(
 ) -> None:
     """Retrain the project's labeler and promote it only if it beats the active one on held-out gold.
 
-    SFT on the consensus items, then DPO on the corrections (chosen = the humans' answer, rejected = the
-    labeler's original one); both adapters are scored on the same gold, and the candidate replaces the
+    Trains on the consensus items (a one-pass adapter: its head for the project's labels, with the EmPO
+    ranking term on corrections when ANNOTATOR_RETRAIN_PREFERENCE_WEIGHT > 0; an instruction adapter: SFT,
+    then DPO on the corrections); both adapters are scored on the same gold, and the candidate replaces the
     active adapter only if ANNOTATOR_RETRAIN_PRIMARY_METRIC improves by ANNOTATOR_RETRAIN_MARGIN and no
     other metric drops by more than ANNOTATOR_RETRAIN_TOLERANCE. Every candidate is kept for rollback.
     Runs on the Celery `train` queue when ANNOTATOR_BROKER_URL is set.
@@ -38,13 +41,18 @@ def retrain_cmd(
     engine = database()
     broker = bool(get_settings().broker_url)
     job_id = start_retrain(engine, project, from_version=from_version, relabel=relabel, wait=wait or not broker)
+    if broker and not wait:
+        console.print(f"retrain job {job_id} enqueued on queue 'train'; follow it with `annotator jobs`")
+        return
+    if broker:  # a worker runs it: wait here, as `prelabel --wait` does
+        if as_json:
+            wait_for_job(engine, job_id)
+        else:
+            watch_job(engine, job_id)
     with session_scope(engine) as db:
         job = get_job(db, job_id)
         state, result, error = job.state, job.result, job.error
-    if broker and state in ("queued", "running"):
-        console.print(f"retrain job {job_id} enqueued on queue 'train'; follow it with `annotator jobs`")
-        return
-    if state != "done":
+    if state != JobState.DONE:
         raise fail(f"retrain job {job_id} {state}: {error or 'no result'}", code=1)
     if as_json:
         typer.echo(json.dumps({"job_id": job_id, **(result or {})}))

@@ -92,8 +92,8 @@ def _store(engine: Engine, project_id: int, labels: frozenset[str], id_field: st
         return
     with session_scope(engine) as db:
         ids = {_external_id(r.fields, id_field) for r in records if r.fields is not None} - {None}
-        items = dict(db.execute(select(Item.external_id, Item).where(Item.project_id == project_id,
-                                                                     Item.external_id.in_(ids))).all())
+        items = {ext: item for ext, item in db.execute(select(Item.external_id, Item).where(
+            Item.project_id == project_id, Item.external_id.in_(ids))).all() if ext is not None}
         good: list[dict[str, Any]] = []
         bad: list[Record] = []
         for record in records:

@@ -23,6 +23,7 @@ from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.label.adapters import active_adapter
 from annotator.jobs.service import list_jobs
 from annotator.tables import AgreementReport, Annotation, Item, Job, Prediction, Project
+from annotator.states import AnnotationStatus
 
 REVIEW_ORDERS = ("confidence", "disagreement")
 
@@ -61,7 +62,7 @@ def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
         select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
                Annotation.cause_start, Annotation.cause_end, Annotation.cause_text)
         .join(Item, Item.id == Annotation.item_id)
-        .where(Item.project_id == project.id, Annotation.status == "accepted")
+        .where(Item.project_id == project.id, Annotation.status == AnnotationStatus.ACCEPTED)
     ):
         humans[row.item_id].append(row)
     counts: Counter[tuple[str, str]] = Counter()
@@ -164,7 +165,7 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
 def _by_disagreement(db: Session, project: Project, annotator: str, version: str | None, threshold: Thresholds,
                      limit: int, mine: Any) -> list[ReviewItem]:
     others = exists().where(Annotation.item_id == Item.id, Annotation.annotator != annotator,
-                            Annotation.status == "accepted")
+                            Annotation.status == AnnotationStatus.ACCEPTED)
     items = db.scalars(select(Item).where(Item.project_id == project.id, others, ~mine).order_by(Item.id)).all()
     if not items:
         return []
@@ -174,7 +175,7 @@ def _by_disagreement(db: Session, project: Project, annotator: str, version: str
         select(Prediction).where(Prediction.item_id.in_(ids), Prediction.adapter_version == version))}
     scored = []
     for item in items:
-        accepted = [a for a in anns[item.id] if a.status == "accepted"]
+        accepted = [a for a in anns[item.id] if a.status == AnnotationStatus.ACCEPTED]
         pred = preds.get(item.id)
         sets = [set(a.emotions) for a in accepted]
         if pred is not None:
@@ -270,7 +271,7 @@ def save_correction(db: Session, project_name: str, item_id: int, annotator: str
         "based_on_adapter": based_on_adapter, "lead_time": lead_time,
     }
     repo.upsert_annotations(db, [row], "dashboard")
-    return db.scalar(select(Annotation).where(Annotation.item_id == item_id, Annotation.annotator == annotator))
+    return db.scalars(select(Annotation).where(Annotation.item_id == item_id, Annotation.annotator == annotator)).one()
 
 
 def project_labels(db: Session, project_name: str) -> list[str]:

@@ -85,7 +85,8 @@ def _example(path: Path, line: int, record: dict[str, str], example_id: str) -> 
     headline = record["headline"]
     dominant = record["dominant_emotion"].strip().lower()
     roles = {role: _spans(path, line, role, record[role]) for role in ("cause", "experiencer", "target", "cue")}
-    located, unmatched = [], []
+    located: list[dict[str, Any]] = []
+    unmatched: list[str] = []
     for span in (span for group in roles["cause"] for span in group):
         where = locate(span, headline)
         if where is None:

@@ -95,7 +95,7 @@ def _cause_spans(path: Path, where: str, dialogue: list[dict], utt: dict) -> lis
     if not isinstance(evidence, list) or not isinstance(spans, list) or len(evidence) != len(spans):
         raise DatasetFormatError(path, None, f"{where}: cause evidence and spans must be lists of equal length")
     by_turn = {u.get("turn"): u.get("utterance", "") for u in dialogue if isinstance(u, dict)}
-    found = []
+    found: list[dict[str, Any]] = []
     for turn, span in zip(evidence, spans):
         if turn == LATENT or span == LATENT:
             found.append({"turn": None, "text": None, "start": None, "end": None, "latent": True})

@@ -113,7 +113,7 @@ def read_ei_reg(
 
     def matches(file: Path) -> bool:
         found = _EI_REG_FILE.match(file.name)
-        return bool(found) and (wanted is None or found["emotion"].lower() in wanted)
+        return found is not None and (wanted is None or found["emotion"].lower() in wanted)
 
     files = expand(Path(path), matches, splits, "SemEval EI-reg")
     files.sort(key=_file_emotion)  # stable: keeps train before dev within an emotion

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 from sqlalchemy import Engine
@@ -361,8 +361,8 @@ def prepare_batch(records: list[Record], options: IngestOptions) -> PreparedBatc
         else:
             metas.append(None)
         ext_ids.append(ext)
-        texts.append(text)
-        hashes.append(content_hash(text))
+        texts.append(cast(str, text))  # _check_text found a str
+        hashes.append(content_hash(cast(str, text)))
         lines.append(rec.line_number)
         raws.append(rec.raw)
     return PreparedBatch(repo.ItemColumns(ext_ids, texts, hashes, metas), lines, raws, bad, len(records),

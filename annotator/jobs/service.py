@@ -97,6 +97,21 @@ def list_jobs(db: Session, project_id: int | None = None, limit: int = 50) -> li
     return list(db.scalars(query))
 
 
+def wait_for_job(engine: Engine, job_id: int, interval: float = 0.5,
+                 on_poll: Callable[[Job], None] | None = None) -> JobState:
+    """Poll a job until it is finished; return its final state. ``on_poll(job)`` sees every poll."""
+    import time
+
+    while True:
+        with session_scope(engine) as db:
+            job = get_job(db, job_id)
+            if on_poll is not None:
+                on_poll(job)
+            if job.state in FINISHED:
+                return JobState(job.state)
+        time.sleep(interval)
+
+
 def submit_job(engine: Engine, job_id: int, *, wait: bool = True) -> None:
     """Dispatch a job by its kind: to Celery when a broker is configured, else in this process.
 

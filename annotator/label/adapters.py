@@ -203,9 +203,8 @@ def register_adapter(db: Session, path: Path, project_name: str | None = None, a
 
 
 def active_adapter(db: Session, project: Project | str) -> Adapter | None:
-    """The adapter that currently labels the project, if any."""
-    proj = _project(db, project)
-    return db.get(Adapter, proj.active_adapter_id) if proj.active_adapter_id else None
+    """The adapter that currently labels the project (given by name or row), if any."""
+    return repo.active_adapter(db, _project(db, project))
 
 
 def list_adapters(db: Session, project: Project | str) -> Sequence[Adapter]:

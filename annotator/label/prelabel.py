@@ -80,12 +80,13 @@ def start_prelabel(
         top = repo.max_item_id(db, row.id)
         params = {"adapter_path": choice.path, "batch_size": size, "only_missing": only_missing,
                   "untouched_only": untouched_only, "max_item_id": top}
-        scope = {"max_item_id": top, "only_missing": only_missing, "untouched_only": untouched_only}
-        total = repo.count_unlabeled_items(db, row.id, choice.version, **scope)
+        total = repo.count_unlabeled_items(db, row.id, choice.version, max_item_id=top, only_missing=only_missing,
+                                           untouched_only=untouched_only)
         if limit is not None and limit < total:
             # freeze the scope at the limit-th unlabeled item (nothing at all for --limit 0)
-            params["max_item_id"] = (repo.unlabeled_item_ids(db, row.id, choice.version, **scope, offset=limit - 1,
-                                                             limit=1)[0] if limit else 0)
+            params["max_item_id"] = (repo.unlabeled_item_ids(db, row.id, choice.version, max_item_id=top,
+                                                             only_missing=only_missing, untouched_only=untouched_only,
+                                                             offset=limit - 1, limit=1)[0] if limit else 0)
             total = limit
         job = create_job(db, JobKind.PRELABEL, row.id, adapter_version=choice.version, total=total, params=params,
                          queue=queue)
@@ -96,9 +97,10 @@ def remaining_batches(engine: Engine, job_id: int) -> list[list[int]]:
     """The job's items that still lack its adapter's prediction, in batches of the job's batch size."""
     with session_scope(engine) as db:
         job = get_job(db, job_id)
+        project_id, version = _scope(job)
         size = int(job.params["batch_size"])
         batches: list[list[int]] = []
-        for page in _pages(db, job.project_id, job.adapter_version, job.params):
+        for page in _pages(db, project_id, version, job.params):
             batches.extend(page[i : i + size] for i in range(0, len(page), size))
         return batches
 
@@ -150,8 +152,9 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
         job = get_job(db, job_id)
         if job.state in (JobState.FAILED, JobState.CANCELLED):
             return 0
-        version, params, queued = job.adapter_version, dict(job.params), job.state == JobState.QUEUED
-        labels = tuple(db.get(Project, job.project_id).labels)
+        project_id, version = _scope(job)
+        params, queued = dict(job.params), job.state == JobState.QUEUED
+        labels = tuple(repo.get_project_by_id(db, project_id).labels)
         todo = [(item.id, item.text) for item in repo.items_without_prediction(db, item_ids, version)]
     if queued:
         mark_running(engine, job_id)
@@ -267,6 +270,13 @@ def _pages(db: Any, project_id: int, version: str, params: dict[str, Any]):
             return
         yield page
         after = page[-1]
+
+
+def _scope(job: Job) -> tuple[int, str]:
+    """A pre-labeling job's project and adapter version (it always has both)."""
+    if job.project_id is None or job.adapter_version is None:
+        raise ValueError(f"job {job.id} is not a pre-labeling job (no project or adapter version)")
+    return job.project_id, job.adapter_version
 
 
 def _result(job: Job) -> dict[str, Any]:

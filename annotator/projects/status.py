@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, select
 
 from annotator import repo
 from annotator.db import session_scope
-from annotator.tables import Adapter, IngestError, IngestRun
+from annotator.tables import IngestError, IngestRun
 
 
 def project_status(engine: Engine, project_name: str) -> dict[str, Any]:
@@ -16,7 +16,8 @@ def project_status(engine: Engine, project_name: str) -> dict[str, Any]:
     with session_scope(engine) as db:
         project = repo.get_project_or_raise(db, project_name)
         counts = repo.project_counts(db, project.id)
-        active = db.get(Adapter, project.active_adapter_id).version if project.active_adapter_id else None
+        adapter = repo.active_adapter(db, project)
+        active = adapter.version if adapter is not None else None
         reasons = dict(
             db.execute(
                 select(IngestError.reason, func.count()).where(IngestError.project_id == project.id)

@@ -28,7 +28,7 @@ from annotator.settings import get_settings
 from annotator.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
-    from models.labeler import Prediction
+    from models.prediction import Prediction
     from models.tasks.base import Example as GoldExample
 
 

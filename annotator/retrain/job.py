@@ -51,7 +51,7 @@ from annotator.label.adapters import (
 )
 from annotator.label.thresholds import Thresholds, decided
 from annotator.retrain.gate import GateDecision, GatePolicy, decide
-from annotator.states import JobKind
+from annotator.states import AdapterStatus, Decision, JobKind, RunState
 from annotator.settings import Settings, get_settings
 from annotator.tables import Adapter, Project, TrainingRun, utcnow
 
@@ -147,7 +147,7 @@ def run_retrain_job(engine: Engine, job_id: int) -> dict[str, Any]:
         params = retrain_params(job.params)
         start = resolve_adapter(db, proj, params.from_version)
         current = resolve_adapter(db, proj, None)  # what labels the project now: the candidate's rival
-        run = TrainingRun(project_id=proj.id, kind="pending", state="running",
+        run = TrainingRun(project_id=proj.id, kind="pending", state=RunState.RUNNING,
                           from_adapter=start.version, params={**dataclasses.asdict(params), "job_id": job_id},
                           started_at=utcnow())
         db.add(run)
@@ -158,8 +158,10 @@ def run_retrain_job(engine: Engine, job_id: int) -> dict[str, Any]:
         return _retrain(engine, job_id, run_id, name, labels, params, start, current)
     except Exception as exc:
         with session_scope(engine) as db:
-            run = db.get(TrainingRun, run_id)
-            run.state, run.error, run.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:4000], utcnow()
+            failed = db.get(TrainingRun, run_id)
+            if failed is not None:
+                failed.state, failed.finished_at = RunState.FAILED, utcnow()
+                failed.error = f"{type(exc).__name__}: {exc}"[:4000]
         raise
 
 
@@ -199,10 +201,10 @@ def _retrain(engine: Engine, job_id: int, run_id: int, project: str, labels: tup
         relabel_job = _relabel(engine, project, version, params.wait)
     add_job_progress(engine, job_id, 1)
     log.warning("retrain.finished project=%s candidate=%s decision=%s", project, version,
-                "promoted" if decision.promote else "refused")
+                Decision.PROMOTED if decision.promote else Decision.REFUSED)
     return {
         "training_run_id": run_id, "candidate": version, "from_adapter": start.version, "compared_with": current.version,
-        "decision": "promoted" if decision.promote else "refused", "reason": decision.reason,
+        "decision": Decision.PROMOTED if decision.promote else Decision.REFUSED, "reason": decision.reason,
         "primary_metric": params.primary_metric, "candidate_metrics": candidate_metrics,
         "active_metrics": current_metrics, "n_train": len(examples), "n_gold": len(gold), "n_pairs": len(pairs),
         "relabel_job_id": relabel_job,
@@ -385,18 +387,20 @@ def _record(engine: Engine, run_id: int, project: str, candidate_path: Path, dat
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
         run = db.get(TrainingRun, run_id)
+        if run is None:
+            raise repo.NotFound(f"training run {run_id} disappeared while it ran")
         adapter = Adapter(**adapter_row_values(meta, candidate_path), project_id=proj.id,
-                          metrics={"gold": candidate_metrics, "train": train_metrics}, status="rejected",
-                          training_run_id=run_id)
+                          metrics={"gold": candidate_metrics, "train": train_metrics},
+                          status=AdapterStatus.REJECTED, training_run_id=run_id)
         db.add(adapter)
         db.flush()
         if decision.promote:
             promote_adapter(db, proj, adapter.version)
-        run.state, run.finished_at = "done", utcnow()
+        run.state, run.finished_at = RunState.DONE, utcnow()
         run.kind = meta.get("kind", "sft")  # what really ran (e.g. no differing pair: no DPO)
         run.candidate_adapter, run.data_hash = adapter.version, data_hash
         run.n_train, run.n_gold = n_train, n_gold
-        run.decision, run.reason = ("promoted" if decision.promote else "refused"), decision.reason
+        run.decision, run.reason = (Decision.PROMOTED if decision.promote else Decision.REFUSED), decision.reason
         run.metrics = {"candidate": candidate_metrics, "active": current_metrics, "active_version": current.version,
                        "train": train_metrics, "gate": {**dataclasses.asdict(params.policy()), **decision.as_dict()},
                        "n_pairs": len(pairs), "duration_s": round(seconds, 2), N_CONSENSUS_KEY: n_consensus}
@@ -417,7 +421,7 @@ def latest_run(engine: Engine, project: str) -> TrainingRun | None:
     """The project's newest finished training run, if any (detached)."""
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
-        return db.scalar(select(TrainingRun).where(TrainingRun.project_id == proj.id, TrainingRun.state == "done")
+        return db.scalar(select(TrainingRun).where(TrainingRun.project_id == proj.id, TrainingRun.state == RunState.DONE)
                          .order_by(TrainingRun.id.desc()).limit(1))
 
 

@@ -21,6 +21,7 @@ from annotator import repo
 from annotator.db import session_scope
 from annotator.settings import Settings, get_settings
 from annotator.tables import Job, Project, TrainingRun
+from annotator.states import JobState, RunState
 
 CRON_TASK = "worker.retrain.cron"  # calls cron_retrain(engine)
 CHECK_TASK = "worker.retrain.check_new_items"  # calls check_new_items(engine)
@@ -60,7 +61,7 @@ def new_consensus_items(engine: Engine, project: str) -> int:
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
         last = db.scalar(select(TrainingRun.metrics).where(TrainingRun.project_id == proj.id,
-                                                            TrainingRun.state == "done")
+                                                            TrainingRun.state == RunState.DONE)
                          .order_by(TrainingRun.id.desc()).limit(1))
     seen = int((last or {}).get(N_CONSENSUS_KEY, 0))
     return max(0, now - seen)
@@ -71,7 +72,7 @@ def retrain_in_flight(engine: Engine, project: str) -> bool:
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
         return db.scalar(select(Job.id).where(Job.project_id == proj.id, Job.kind == "retrain",
-                                              Job.state.in_(("queued", "running"))).limit(1)) is not None
+                                              Job.state.in_((JobState.QUEUED, JobState.RUNNING))).limit(1)) is not None
 
 
 def retrain_due(engine: Engine, project: str, min_new: int) -> bool:

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from models.base import DEFAULT_CACHE_DIR, BaseModel, resolve_base
 from models.adapters import adapter_version
-from models.labeler import Prediction
+from models.prediction import Prediction
 from models.onepass.artifact import load_onepass
 from models.onepass.reader import OnePassReader
 
@@ -40,10 +40,3 @@ class OnePassLabeler:
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         """One Prediction per text, in input order, emotions in this labeler's label order."""
         return self.reader.predict(texts, self.taxonomy, self.labels, batch_size=batch_size)
-
-    def with_adapter(self, adapter_path: Path | None, labels: Sequence[str] | None = None):
-        """A labeler for another adapter (or the base) on the same base model (loads the weights again)."""
-        from models.labeler import open_labeler
-
-        return open_labeler(self.base, adapter_path, labels if labels is not None else self.labels,
-                            self.reader.device)

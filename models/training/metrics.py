@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from models.labeler import Prediction
+from models.prediction import Prediction
 from models.tasks.base import Example
 from models.tasks.cause.parser import trim_span
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.labeler import Prediction
+from models.prediction import Prediction
 from models.tasks.base import Example
 from models.training.metrics import (
     all_metrics,

@@ -8,6 +8,7 @@ import streamlit as st
 from annotator.label import adapters
 from annotator.correct import dashboard
 from annotator.retrain.job import start_retrain
+from annotator.states import JobState
 from ui.auth import is_admin
 from ui.data import current_project, engine, session
 
@@ -48,7 +49,7 @@ if is_admin():
     with promote_col:
         candidates = [v for v in versions if active is None or v != active.version]
         choice = st.selectbox("Adapter", candidates, key="promote_choice") if candidates else None
-        if st.button("Promote", key="promote", disabled=choice is None):
+        if st.button("Promote", key="promote", disabled=choice is None) and choice is not None:
             with session() as db:
                 adapters.promote_adapter(db, project, choice)
             st.session_state["models_flash"] = f"{choice} is now active."
@@ -79,7 +80,7 @@ def retrain_jobs() -> None:
         return
     st.subheader("Retraining jobs")
     for job in jobs:
-        progress = job["progress"] if job["progress"] is not None else (1.0 if job["state"] == "done" else 0.0)
+        progress = job["progress"] if job["progress"] is not None else (1.0 if job["state"] == JobState.DONE else 0.0)
         st.progress(progress, text=f"#{job['id']} retrain · {job['state']} · {job['done']:,}/{job['total']:,}")
         if job["error"]:
             st.error(f"job {job['id']}: {job['error']}")

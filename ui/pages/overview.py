@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from annotator.correct import dashboard
+from annotator.states import JobState
 from ui.data import current_project, engine, label_distribution, session
 
 project = current_project()
@@ -41,7 +42,7 @@ for job in jobs:
     label = f"#{job['id']} {job['kind']} · {job['state']} · {job['done']:,}/{job['total']:,}"
     if job["adapter"]:
         label += f" · {job['adapter']}"
-    st.progress(job["progress"] if job["progress"] is not None else (1.0 if job["state"] == "done" else 0.0),
+    st.progress(job["progress"] if job["progress"] is not None else (1.0 if job["state"] == JobState.DONE else 0.0),
                 text=label)
     if job["error"]:
         st.error(f"job {job['id']}: {job['error']}")

@@ -24,6 +24,7 @@ from annotator.correct.labelstudio import store
 from annotator.correct.labelstudio.client import Connection, LabelStudioError, call
 from annotator.correct.labelstudio.results import parse_result
 from annotator.correct.labelstudio.tasks import ITEM_ID
+from annotator.states import AnnotationStatus
 
 SOURCE = "labelstudio"
 
@@ -121,7 +122,7 @@ def store_tasks(db: Session, project: Any, ls_pid: int, tasks: Sequence[dict[str
             external_ref=str(ann["id"]), based_on_adapter=_based_on(ann, task, mapping.get(task["id"])),
             created_at=_time(ann.get("created_at")), updated_at=_time(ann.get("updated_at")),
         ))
-        report.rejected += fields.status == "rejected"
+        report.rejected += fields.status == AnnotationStatus.REJECTED
     report.inserted, report.updated = repo.upsert_annotations(db, [vars(r) for r in _last_per_key(rows)], SOURCE)
     return report
 

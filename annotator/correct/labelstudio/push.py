@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.core.request_options import RequestOptions
 from label_studio_sdk.data_manager import Column, Filters, Operator, Type
 from sqlalchemy import Engine
 
@@ -40,7 +41,7 @@ from annotator.label.thresholds import DEFAULT_THRESHOLD, decision_thresholds
 from annotator.tables import Project
 
 log = logging.getLogger(__name__)
-NO_RETRY = {"max_retries": 0}  # imports are not idempotent: never let the SDK repeat them
+NO_RETRY: RequestOptions = {"max_retries": 0}  # imports are not idempotent: never let the SDK repeat them
 
 
 @dataclass
@@ -71,22 +72,24 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
         project = repo.get_project_or_raise(db, project_name)
         ls_pid = ensure_project(conn, db, project)
         labels = list(project.labels)
-        project_id = project.id
+        project_id = project.id  # every later step re-reads the project by id, in its own transaction
     report = PushReport(ls_project_id=ls_pid)
     report.recovered += reconcile(conn, engine, ls_pid)[0]
-    _recover_predictions(conn, engine, project_name, ls_pid)
+    _recover_predictions(conn, engine, project_id, ls_pid)
     with session_scope(engine) as db:
-        plan = store.plan_push(db, repo.get_project_or_raise(db, project_name), ls_pid, order, limit)
+        plan = store.plan_push(db, repo.get_project_by_id(db, project_id), ls_pid, order, limit)
     new = [r for r in plan if r.ls_task_id is None]
     again = [r for r in plan if r.ls_task_id is not None]
 
     for chunk in _chunks(new, chunk_size):
         with session_scope(engine) as db:
             items, preds = store.load_chunk(db, chunk)
-            thresholds = decision_thresholds(db, repo.get_project_or_raise(db, project_name))
-            tasks = {r.item_id: task_json(items[r.item_id], pred, labels,
-                                          thresholds(pred.adapter_version) if pred is not None else DEFAULT_THRESHOLD)
-                     for r in chunk for pred in [preds.get(r.prediction_id)]}
+            thresholds = decision_thresholds(db, repo.get_project_by_id(db, project_id))
+            tasks = {}
+            for r in chunk:
+                pred = preds.get(r.prediction_id) if r.prediction_id is not None else None
+                decide_at = thresholds(pred.adapter_version) if pred is not None else DEFAULT_THRESHOLD
+                tasks[r.item_id] = task_json(items[r.item_id], pred, labels, decide_at)
             store.mark_pending(db, project_id, ls_pid, chunk)
         _import_tasks(conn, engine, ls_pid, project_id, chunk, tasks, report)
         report.created += len(chunk)
@@ -96,16 +99,18 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
     for chunk in _chunks(again, chunk_size):
         with session_scope(engine) as db:
             items, preds = store.load_chunk(db, chunk)
-            project = repo.get_project_or_raise(db, project_name)
+            project = repo.get_project_by_id(db, project_id)
             thresholds = decision_thresholds(db, project)
-            body = [prediction_json(items[r.item_id].text, preds[r.prediction_id], labels,
-                                    thresholds(preds[r.prediction_id].adapter_version), r.ls_task_id)
-                    for r in chunk]
+            body = []
+            for r in chunk:  # a re-predicted row always has its task and its new prediction
+                pred = preds[int(r.prediction_id or 0)]
+                body.append(prediction_json(items[r.item_id].text, pred, labels, thresholds(pred.adapter_version),
+                                            r.ls_task_id))
             store.save_ls_settings(db, project, inflight_predictions={str(r.ls_task_id): r.version for r in chunk})
         _import_predictions(conn, ls_pid, body, report)
         with session_scope(engine) as db:
             store.set_prediction_versions(db, ls_pid, {r.item_id: r.version for r in chunk if r.version})
-            store.save_ls_settings(db, repo.get_project_or_raise(db, project_name), inflight_predictions=None)
+            store.save_ls_settings(db, repo.get_project_by_id(db, project_id), inflight_predictions=None)
         report.repredicted += len(chunk)
         if on_chunk:
             on_chunk(report)
@@ -129,7 +134,7 @@ def ensure_project(conn: Connection, db: Any, project: Project) -> int:
     if ls_project is None:
         ls_project = _create_project(conn, title=_title(project), config=config, overlap=overlap)
         store.save_ls_settings(db, project, project_id=ls_project.id, url=conn.url, inflight_predictions=None)
-        return int(ls_project.id)
+        return int(ls_project.id or 0)
     changes: dict[str, Any] = {}
     if (ls_project.label_config or "").strip() != config.strip():
         changes["label_config"] = config
@@ -137,7 +142,7 @@ def ensure_project(conn: Connection, db: Any, project: Project) -> int:
         changes["maximum_annotations"] = overlap
     if changes:
         call(conn, conn.client.projects.update, id=ls_project.id, **changes)
-    return int(ls_project.id)
+    return int(ls_project.id or 0)
 
 
 def _title(project: Project) -> str:
@@ -158,7 +163,8 @@ def _create_project(conn: Connection, *, title: str, config: str, overlap: int) 
             time.sleep(conn.retry.wait(attempt))
             attempt += 1
             wait_until_up(conn)
-            found = [p for p in call(conn, lambda: list(conn.client.projects.list(title=title))) if p.title == title]
+            listed: list[Any] = call(conn, lambda: list(conn.client.projects.list(title=title)))
+            found = [p for p in listed if p.title == title]
             if found:
                 return call(conn, conn.client.projects.get, id=found[-1].id)
 
@@ -207,7 +213,8 @@ def _import_predictions(conn: Connection, ls_pid: int, body: list[dict[str, Any]
     attempt = 0
     while body:
         try:
-            conn.client.projects.import_predictions(id=ls_pid, request=body, request_options=NO_RETRY)
+            conn.client.projects.import_predictions(id=ls_pid, request=body,  # type: ignore[arg-type]  # dicts the API takes
+                                                    request_options=NO_RETRY)
             return
         except Exception as exc:
             if not is_transient(exc) or attempt >= conn.retry.max_retries:
@@ -232,8 +239,9 @@ def reconcile(conn: Connection, engine: Engine, ls_pid: int) -> tuple[int, set[i
         return 0, set()
     query = json.dumps({"filters": Filters.create(Filters.AND, [
         Filters.item(Column.id, Operator.GREATER, Type.Number, Filters.value(floor))])})
-    listed = call(conn, lambda: [(t.id, (t.data or {}).get(ITEM_ID)) for t in conn.client.tasks.list(
-        project=ls_pid, fields="task_only", query=query, page_size=1000)])
+    tasks: list[Any] = call(conn, lambda: list(conn.client.tasks.list(project=ls_pid, fields="task_only", query=query,
+                                                                       page_size=1000)))
+    listed = [(task.id, (task.data or {}).get(ITEM_ID)) for task in tasks]
     found: dict[int, int] = {}
     for task_id, item_id in sorted(listed):
         if item_id in pending and item_id not in found:
@@ -256,18 +264,18 @@ def _tasks_with_versions(conn: Connection, ls_pid: int, wanted: dict[int, str]) 
         Filters.item(Column.id, Operator.LESS_OR_EQUAL, Type.Number, Filters.value(max(wanted))),
     ])})
     have: set[int] = set()
-    for task in call(conn, lambda: list(conn.client.tasks.list(project=ls_pid, query=query,
-                                                                  page_size=100))):
+    tasks: list[Any] = call(conn, lambda: list(conn.client.tasks.list(project=ls_pid, query=query, page_size=100)))
+    for task in tasks:
         versions = {getattr(p, "model_version", None) for p in (task.predictions or [])}
         if task.id in wanted and wanted[task.id] in versions:
             have.add(task.id)
     return have
 
 
-def _recover_predictions(conn: Connection, engine: Engine, project_name: str, ls_pid: int) -> None:
+def _recover_predictions(conn: Connection, engine: Engine, project_id: int, ls_pid: int) -> None:
     """Finish the bookkeeping of a prediction import that an earlier run could not confirm."""
     with session_scope(engine) as db:
-        project = repo.get_project_or_raise(db, project_name)
+        project = repo.get_project_by_id(db, project_id)
         inflight = store.ls_settings(project).get("inflight_predictions") or {}
     if not inflight:
         return
@@ -275,7 +283,7 @@ def _recover_predictions(conn: Connection, engine: Engine, project_name: str, ls
     with session_scope(engine) as db:
         by_task = store.task_map(db, ls_pid, sorted(have))
         store.set_prediction_versions(db, ls_pid, {by_task[t][0]: inflight[str(t)] for t in have if t in by_task})
-        store.save_ls_settings(db, repo.get_project_or_raise(db, project_name), inflight_predictions=None)
+        store.save_ls_settings(db, repo.get_project_by_id(db, project_id), inflight_predictions=None)
 
 
 def _chunks(rows: Sequence[store.PushRow], size: int) -> list[Sequence[store.PushRow]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from annotator.correct.labelstudio import config as cfg
+from annotator.states import AnnotationStatus
 
 
 @dataclass
@@ -31,7 +32,7 @@ class AnnotationFields:
     @property
     def status(self) -> str:
         """'accepted' or 'rejected'."""
-        return "rejected" if self.errors else "accepted"
+        return AnnotationStatus.REJECTED if self.errors else AnnotationStatus.ACCEPTED
 
     @property
     def rejection_reason(self) -> str | None:
@@ -62,7 +63,7 @@ def parse_result(result: Any, text: str, labels: Sequence[str]) -> AnnotationFie
         name = entry.get("from_name")
         label = name[len(cfg.EMOTION_INTENSITY_PREFIX):] if isinstance(name, str) and name.startswith(
             cfg.EMOTION_INTENSITY_PREFIX) else None
-        if label is not None and label in labels:
+        if isinstance(name, str) and label is not None and label in labels:
             seen[name] = seen.get(name, 0) + 1
             value = entry.get("value")
             if entry.get("type") != "number" or not isinstance(value, dict):
@@ -135,7 +136,7 @@ def _read_cause(value: dict[str, Any], text: str, out: AnnotationFields) -> None
     if out.cause_start is not None:
         return  # the duplicate is reported once, by the caller's count
     start, end, span_labels = value.get("start"), value.get("end"), value.get("labels")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+    if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
         out.errors.append(f"{cfg.CAUSE}: start/end must be integers, got {start!r}/{end!r}")
         return
     out.cause_start, out.cause_end = start, end

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from annotator.tables import Adapter, Item, LabelStudioTask, Prediction, Project, utcnow
@@ -57,7 +57,7 @@ def project_for_ls_project(db: Session, ls_project_id: int) -> Project | None:
 def _current_prediction_ids(project: Project, active_version: str | None):  # noqa: ANN202 - a subquery
     """Per item of the project, the id of its current prediction: the active adapter's, else the newest."""
     newest = func.max(Prediction.id)
-    chosen = newest
+    chosen: ColumnElement[Any] = newest
     if active_version is not None:
         chosen = func.coalesce(func.max(case((Prediction.adapter_version == active_version, Prediction.id))), newest)
     return (
@@ -121,7 +121,7 @@ def load_chunk(db: Session, rows: Sequence[PushRow]) -> tuple[dict[int, Item], d
 def mark_pending(db: Session, project_id: int, ls_project_id: int, rows: Sequence[PushRow]) -> None:
     """Record that tasks for these items are about to be imported (outcome unknown until confirmed)."""
     now = utcnow()
-    db.execute(LabelStudioTask.__table__.insert(), [
+    db.execute(insert(LabelStudioTask), [
         {"project_id": project_id, "item_id": r.item_id, "ls_project_id": ls_project_id, "ls_task_id": None,
          "prediction_version": r.version, "pushed_at": now} for r in rows
     ])
@@ -141,7 +141,7 @@ def _set_per_item(db: Session, ls_project_id: int, column: str, values: dict[int
     """Set ``column`` (and ``pushed_at``) of each item's task row: ``{item_id: value}``."""
     if not values:
         return
-    table = LabelStudioTask.__table__
+    table = cast(Table, LabelStudioTask.__table__)
     db.execute(
         update(table).where(table.c.ls_project_id == ls_project_id, table.c.item_id == bindparam("item"))
         .values({column: bindparam("value"), "pushed_at": utcnow()}),
@@ -176,11 +176,12 @@ def task_map(db: Session, ls_project_id: int,
     stmt = select(LabelStudioTask.ls_task_id, LabelStudioTask.item_id, LabelStudioTask.prediction_version).where(
         LabelStudioTask.ls_project_id == ls_project_id, LabelStudioTask.ls_task_id.is_not(None))
     if task_ids is None:
-        return {t: (i, v) for t, i, v in db.execute(stmt)}
+        return {t: (i, v) for t, i, v in db.execute(stmt) if t is not None}
     ids = list(task_ids)
     out: dict[int, tuple[int, str | None]] = {}
     for n in range(0, len(ids), 900):  # keep under SQLite's bound-parameter limit
-        out.update({t: (i, v) for t, i, v in db.execute(stmt.where(LabelStudioTask.ls_task_id.in_(ids[n:n + 900])))})
+        rows = db.execute(stmt.where(LabelStudioTask.ls_task_id.in_(ids[n:n + 900])))
+        out.update({t: (i, v) for t, i, v in rows if t is not None})
     return out
 
 

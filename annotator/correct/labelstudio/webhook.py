@@ -37,8 +37,10 @@ def handle_event(engine: Engine, users: UserDirectory, payload: dict[str, Any]) 
         raise ValueError("payload without annotation/task objects")
     project = payload.get("project")
     ls_pid = project.get("id") if isinstance(project, dict) else annotation.get("project")
+    if ls_pid is None:
+        return PullReport(tasks=1, unknown_tasks=1)
     with session_scope(engine) as db:
-        ours = store.project_for_ls_project(db, int(ls_pid)) if ls_pid is not None else None
+        ours = store.project_for_ls_project(db, int(ls_pid))
         if ours is None:
             return PullReport(tasks=1, unknown_tasks=1)
         return store_tasks(db, ours, int(ls_pid), [task], users, annotations=[(0, annotation)])
