@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from annotator import repo
 from annotator.agree.consensus import best_labels
+from annotator.db import session_scope
 from annotator.label.adapters import active_adapter
 from annotator.label.thresholds import Thresholds, decision_thresholds
-from annotator.db import session_scope
 from annotator.tables import Annotation, Item, Prediction
 
 EXPORT_FORMATS = ("jsonl", "csv", "hf")

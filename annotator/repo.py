@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from annotator.bloom import BloomFilter
-from annotator.tables import Adapter, Annotation, IngestError, IngestRun, Item, Prediction, Project, utcnow
 from annotator.states import AnnotationStatus, RunState
+from annotator.tables import Adapter, Annotation, IngestError, IngestRun, Item, Prediction, Project, utcnow
 
 # SQLite's limit on bound variables is 32766 since 3.32; stay well under it.
 _SQLITE_CHUNK = 900

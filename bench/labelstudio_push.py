@@ -20,12 +20,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from annotator import repo  # noqa: E402
-from annotator.db import open_database, session_scope  # noqa: E402
-from annotator.correct.labelstudio import store# noqa: E402
+from annotator.correct.labelstudio import store  # noqa: E402
 from annotator.correct.labelstudio.client import connect  # noqa: E402
 from annotator.correct.labelstudio.config import labeling_config  # noqa: E402
 from annotator.correct.labelstudio.push import push  # noqa: E402
 from annotator.correct.labelstudio.tasks import task_json  # noqa: E402
+from annotator.db import open_database, session_scope  # noqa: E402
 from annotator.settings import get_settings  # noqa: E402
 from annotator.taxonomy import get_taxonomy  # noqa: E402
 from tests.labelstudio.helpers import seed  # noqa: E402

@@ -51,8 +51,8 @@ def linear_peer(train: Sequence[Any], dev: Sequence[Any], labels: Sequence[str],
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
 
-    from models.prediction import Prediction
     from models.onepass.thresholds import tune_thresholds
+    from models.prediction import Prediction
     from models.training.metrics import all_metrics
 
     started = time.time()

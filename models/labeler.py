@@ -10,11 +10,10 @@ from models.adapters import adapter_version, is_onepass
 from models.backends.base import Backend
 from models.backends.registry import make_backend
 from models.base import DEFAULT_CACHE_DIR, BaseModel, load_tokenizer, resolve_base
+from models.prediction import Prediction
 from models.tasks.prompt import Prompter
 from models.tasks.registry import DEFAULT_TASKS, make_tasks
-from models.prediction import Prediction
 from models.tokens import Codec
-
 
 
 def open_labeler(

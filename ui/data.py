@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.db import open_database, session_scope
 from annotator.correct import dashboard
+from annotator.db import open_database, session_scope
 
 PROJECT_KEY = "project"
 

@@ -13,11 +13,11 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from annotator.agree.spans import Span, mask_to_span, span_mask, token_offsets
+from annotator.agree.spans import Span, as_span, mask_to_span, span_mask, token_offsets
 from annotator.label.thresholds import DEFAULT_THRESHOLD, Thresholds, decided
 from annotator.states import AnnotationStatus
 
@@ -56,9 +56,9 @@ class BestLabels:
 
 
 def _span(start: int | None, end: int | None, text: str | None) -> dict[str, Any] | None:
-    if start is None or end is None:
-        return None
-    return {"start": start, "end": end, "text": text}
+    """A cause as the export and the pages show it: start, end and its text."""
+    span = as_span(start, end)
+    return None if span is None else {"start": span[0], "end": span[1], "text": text}
 
 
 def majority_emotions(label_sets: Sequence[Iterable[str]], weights: Sequence[float] | None = None) -> list[str]:
@@ -141,21 +141,26 @@ def best_labels(annotations: Sequence[Any], predictions: Sequence[MachineLabels]
     accepted = [a for a in annotations if getattr(a, "status", AnnotationStatus.ACCEPTED) == AnnotationStatus.ACCEPTED]
     if accepted:
         best = from_humans(accepted)
-        chosen = _pick(predictions, preferred_adapter)
+        chosen = pick_prediction(predictions, preferred_adapter)
         if chosen is not None:
             best.adapter_version = chosen.adapter_version  # what the humans were correcting
         return best
-    chosen = _pick(predictions, preferred_adapter)
+    chosen = pick_prediction(predictions, preferred_adapter)
     if chosen is None:
         return BestLabels()
     return from_machine(chosen, thresholds(chosen.adapter_version) if callable(thresholds) else thresholds)
 
 
-def _pick(predictions: Sequence[MachineLabels], preferred: str | None) -> MachineLabels | None:
+T = TypeVar("T")
+
+
+def pick_prediction(predictions: Sequence[T], preferred: str | None,
+                    version_of: Callable[[T], str] = lambda p: p.adapter_version) -> T | None:  # type: ignore[attr-defined]
+    """The prediction of the preferred adapter version, else the newest (``predictions`` newest first)."""
     if not predictions:
         return None
     if preferred is not None:
         for p in predictions:
-            if p.adapter_version == preferred:
+            if version_of(p) == preferred:
                 return p
     return predictions[0]

@@ -30,13 +30,14 @@ from annotator import repo
 from annotator.agree.distance import masi_similarity
 from annotator.agree.matrix import Coding
 from annotator.agree.reliability import consensus_coding, loo_pairs, per_annotator
-from annotator.label.thresholds import Thresholds, decision_thresholds
+from annotator.agree.service import load_codings, predicted_coding
+from annotator.agree.spans import as_span
 from annotator.db import session_scope
 from annotator.hashing import bytes_hash, content_hash
-from annotator.agree.service import load_codings, predicted_coding
+from annotator.label.thresholds import Thresholds, decision_thresholds
 from annotator.settings import get_settings
-from annotator.tables import Annotation, Item, Prediction
 from annotator.states import AnnotationStatus
+from annotator.tables import Annotation, Item, Prediction
 
 MIN_WEIGHT = 0.05  # an annotator who agrees with no one still counts a little (alpha may be <= 0)
 
@@ -134,7 +135,7 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         cons = consensus_coding(item_id, chosen, text, weights, rules.intensity_method)
         original = _most_common_original(originals, item_id, data.based_on.get(item_id, []))
         if original is not None and frozenset(original["emotions"]) == cons.emotions and \
-                _as_span(original["cause"]) == cons.cause:
+                as_span(*(original["cause"] or (None, None))) == cons.cause:
             original = None
         entry = ConsensusItem(item_id=item_id, text=text, emotions=cons.emotions, intensity=cons.intensity,
                               cause=cons.cause, agreement=agreement, n_annotations=len(group),
@@ -157,7 +158,7 @@ def _corrected_predictions(db: Any, project_id: int, thresholds: Callable[[str],
     ).all()
     out = {}
     for r in rows:
-        cause = None if r.cause_start is None or r.cause_end is None else (r.cause_start, r.cause_end)
+        cause = as_span(r.cause_start, r.cause_end)
         c = predicted_coding(r.item_id, r.adapter_version, r.emotions, r.intensity, cause, thresholds(r.adapter_version))
         out[(r.item_id, r.adapter_version)] = {"adapter_version": r.adapter_version, "emotions": sorted(c.emotions),
                                                "intensity": c.intensity, "cause": list(cause) if cause else None}
@@ -170,10 +171,6 @@ def _most_common_original(originals: dict[tuple[int, str], dict[str, Any]], item
         if (item_id, version) in originals:
             return originals[(item_id, version)]
     return None
-
-
-def _as_span(value: list[int] | None) -> tuple[int, int] | None:
-    return None if value is None else (value[0], value[1])
 
 
 def _data_hash(train: list[ConsensusItem], gold: list[ConsensusItem]) -> str:

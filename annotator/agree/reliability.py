@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from annotator.agree.alpha import alpha
-from annotator.agree.matrix import Coding, value_counts
 from annotator.agree.consensus import combine_intensity, majority_emotions, token_majority_span
+from annotator.agree.matrix import Coding, value_counts
 
 CONSENSUS = "\x00consensus"  # a coder name no annotator can have
 

@@ -10,8 +10,8 @@ annotator's alpha against the leave-one-out consensus of the others and, for cau
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import combinations
@@ -21,15 +21,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.agree.alpha import alpha, bootstrap as bootstrap_interval
+from annotator.agree.alpha import alpha
+from annotator.agree.alpha import bootstrap as bootstrap_interval
 from annotator.agree.matrix import Coding, check_fields, field_names, value_counts
 from annotator.agree.reliability import loo_pairs, per_annotator
-from annotator.agree.spans import span_f1, span_mask, token_offsets
+from annotator.agree.spans import as_span, span_f1, span_mask, token_offsets
 from annotator.db import session_scope
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
-from annotator.tables import Adapter, AgreementReport, Annotation, Item, Prediction, Project, utcnow
 from annotator.states import AnnotationStatus
+from annotator.tables import Adapter, AgreementReport, Annotation, Item, Prediction, Project, utcnow
 
 HUMAN = "human-human"
 LABELER = "labeler-human"
@@ -92,7 +93,7 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
         .order_by(Annotation.item_id, Annotation.annotator)
     ).all()
     data = ProjectCodings(labels=list(project.labels), humans=[
-        Coding(r.item_id, r.annotator, frozenset(r.emotions or ()), r.intensity, _span(r.cause_start, r.cause_end),
+        Coding(r.item_id, r.annotator, frozenset(r.emotions or ()), r.intensity, as_span(r.cause_start, r.cause_end),
                _pairs(r.intensities))
         for r in rows
     ])
@@ -113,7 +114,7 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
             ).all()
             data.labeler_version = version
             data.labeler = [predicted_coding(p.item_id, f"labeler:{version}", p.emotions, p.intensity,
-                                             _span(p.cause_start, p.cause_end), threshold, p.intensities)
+                                             as_span(p.cause_start, p.cause_end), threshold, p.intensities)
                             for p in preds]
     return data
 
@@ -130,10 +131,6 @@ def predicted_coding(item: int, coder: str, scores: dict[str, Any], intensity: f
 
 def _pairs(intensities: dict[str, Any] | None) -> tuple[tuple[str, float], ...]:
     return tuple(sorted((str(k), float(v)) for k, v in (intensities or {}).items() if v is not None))
-
-
-def _span(start: int | None, end: int | None) -> tuple[int, int] | None:
-    return None if start is None or end is None else (start, end)
 
 
 def compute_agreement(engine: Engine, project: str, fields: Sequence[str] | None = None, *,

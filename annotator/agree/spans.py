@@ -15,6 +15,11 @@ Span = tuple[int, int]
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
+def as_span(start: int | None, end: int | None) -> Span | None:
+    """A span from two nullable columns (or a stored ``[start, end]`` unpacked); None when either is missing."""
+    return None if start is None or end is None else (int(start), int(end))
+
+
 def token_offsets(text: str) -> np.ndarray:
     """``(T, 2)`` array of the ``[start, end)`` character offsets of the text's tokens."""
     offsets = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]

@@ -7,8 +7,8 @@ import json
 import typer
 from rich.table import Table
 
-from annotator.cli.common import console, database, user_errors
 from annotator.agree.service import HUMAN, compute_agreement
+from annotator.cli.common import console, database, user_errors
 
 
 def _fmt(value: float | None) -> str:

@@ -14,8 +14,8 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from annotator.db import DatabaseError, open_database
-from annotator.repo import NotFound
 from annotator.ingest.sources import SourceError
+from annotator.repo import NotFound
 from annotator.taxonomy import TaxonomyError
 
 console = Console()

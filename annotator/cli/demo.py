@@ -14,8 +14,8 @@ from annotator.ingest.service import IngestOptions, ingest
 from annotator.label.prelabel import dispatch_prelabel, start_prelabel
 from annotator.projects.service import create_project
 from annotator.projects.status import project_status
-from annotator.taxonomy import get_taxonomy
 from annotator.states import JobState
+from annotator.taxonomy import get_taxonomy
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "examples" / "goemotions_sample" / "goemotions_dev_sample.jsonl"
 

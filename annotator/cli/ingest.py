@@ -11,8 +11,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 
 from annotator.cli.common import console, database, err_console, report_rejections, user_errors
 from annotator.ingest.service import REASONS, IngestOptions, IngestSummary, ingest
-from annotator.settings import get_settings
 from annotator.ingest.sources import STDIN, SourceError, dataset_formats
+from annotator.settings import get_settings
 
 
 @user_errors

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import typing
-
 import json
 import time
+import typing
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -15,7 +14,7 @@ from sqlalchemy import Engine
 from annotator import repo
 from annotator.cli.common import console, database, fail, user_errors
 from annotator.db import session_scope
-from annotator.jobs.service import get_job, list_jobs, submit_job, wait_for_job
+from annotator.jobs.service import get_job, list_jobs, wait_for_job
 from annotator.label.prelabel import dispatch_prelabel, start_prelabel
 from annotator.settings import get_settings
 from annotator.states import JobState

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from annotator.cli import db, demo, export, ingest, jobs, project
 from annotator.cli import agreement as agreement_cli
 from annotator.cli import annotations as annotations_cli
+from annotator.cli import db, demo, export, ingest, jobs
 from annotator.cli import labelstudio as labelstudio_cli
+from annotator.cli import project
 from annotator.cli import retrain as retrain_cli
 from annotator.cli import train as train_cli
 from annotator.cli import ui as ui_cli

@@ -8,12 +8,12 @@ import typer
 from rich.table import Table
 
 from annotator.cli.common import console, database, fail, user_errors
-from annotator.db import session_scope
 from annotator.cli.jobs import watch_job
+from annotator.db import session_scope
 from annotator.jobs.service import get_job, wait_for_job
-from annotator.states import JobState
 from annotator.retrain.job import start_retrain
 from annotator.settings import get_settings
+from annotator.states import JobState
 
 
 @user_errors

@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from annotator.cli.common import console, database, user_errors
-from annotator.db import session_scope
 from annotator.correct.users import ROLES, add_user, list_users, set_password
+from annotator.db import session_scope
 
 app = typer.Typer(no_args_is_help=True, help="Dashboard accounts (`annotator ui`): add, list, change passwords.")
 

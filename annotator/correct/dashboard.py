@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import combinations, groupby
+from itertools import groupby
 from typing import Any
 
 import orjson
@@ -18,12 +18,13 @@ from sqlalchemy import Text, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.agree.consensus import from_humans, from_machine
-from annotator.label.thresholds import Thresholds, decided, decision_thresholds
-from annotator.label.adapters import active_adapter
+from annotator.agree.consensus import from_humans, from_machine, pick_prediction
+from annotator.agree.distance import masi_similarity
 from annotator.jobs.service import list_jobs
-from annotator.tables import AgreementReport, Annotation, Item, Job, Prediction, Project
+from annotator.label.adapters import active_adapter
+from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.states import AnnotationStatus
+from annotator.tables import AgreementReport, Annotation, Item, Job, Prediction, Project
 
 REVIEW_ORDERS = ("confidence", "disagreement")
 
@@ -66,8 +67,8 @@ def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
     ):
         humans[row.item_id].append(row)
     counts: Counter[tuple[str, str]] = Counter()
-    for annotations in humans.values():
-        counts.update((label, "human") for label in from_humans(annotations).emotions)
+    for given in humans.values():
+        counts.update((label, "human") for label in from_humans(given).emotions)
     predictions = db.execute(
         select(Prediction.item_id, Prediction.adapter_version, cast(Prediction.emotions, Text))
         .join(Item, Item.id == Prediction.item_id)
@@ -78,8 +79,9 @@ def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
     for item_id, rows in groupby(predictions, key=lambda r: r[0]):
         if item_id in humans:
             continue
-        versions = list(rows)  # newest first
-        chosen = next((r for r in versions if r[1] == preferred), versions[0])
+        chosen = pick_prediction(list(rows), preferred, version_of=lambda r: r[1])  # rows: newest first
+        if chosen is None:
+            continue
         counts.update((label, "model") for label in decided(orjson.loads(chosen[2]), thresholds(chosen[1])))
     sources = sorted({source for _, source in counts} or {"model"})
     return [{"label": label, "source": source, "items": counts[(label, source)]}
@@ -192,12 +194,9 @@ def _by_disagreement(db: Session, project: Project, annotator: str, version: str
 
 
 def disagreement(label_sets: list[set[str]]) -> float:
-    """1 - the mean pairwise Jaccard similarity of label sets (two empty sets agree); 0 for fewer than two."""
-    pairs = list(combinations(label_sets, 2))
-    if not pairs:
-        return 0.0
-    sims = [len(a & b) / len(a | b) if a | b else 1.0 for a, b in pairs]
-    return 1.0 - sum(sims) / len(sims)
+    """1 - the mean pairwise MASI similarity of label sets (the measure agreement and consensus use; two
+    empty sets agree); 0 for fewer than two."""
+    return 1.0 - masi_similarity([frozenset(s) for s in label_sets])
 
 
 def _review_item(item: Item, pred: Prediction | None, threshold: Thresholds) -> ReviewItem:

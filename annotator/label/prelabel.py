@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.db import session_scope
+from annotator.jobs import dispatch
 from annotator.jobs.service import (
     add_progress_in,
     create_job,
@@ -27,9 +28,7 @@ from annotator.jobs.service import (
     register_dispatcher,
     reopen_job,
 )
-from annotator.jobs import dispatch
 from annotator.label.adapters import (
-    AdapterChoice,
     base_spec,
     default_adapter_path,
     ensure_adapter_row,
@@ -37,9 +36,9 @@ from annotator.label.adapters import (
     resolve_device,
 )
 from annotator.label.thresholds import DEFAULT_THRESHOLD, decision_margin
-from annotator.states import AdapterStatus, JobKind, JobState
 from annotator.settings import get_settings
-from annotator.tables import Adapter, Job, Project
+from annotator.states import AdapterStatus, JobKind, JobState
+from annotator.tables import Job
 
 log = logging.getLogger("annotator.prelabel")
 

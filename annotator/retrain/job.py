@@ -51,8 +51,8 @@ from annotator.label.adapters import (
 )
 from annotator.label.thresholds import Thresholds, decided
 from annotator.retrain.gate import GateDecision, GatePolicy, decide
-from annotator.states import AdapterStatus, Decision, JobKind, RunState
 from annotator.settings import Settings, get_settings
+from annotator.states import AdapterStatus, Decision, JobKind, RunState
 from annotator.tables import Adapter, Project, TrainingRun, utcnow
 
 if TYPE_CHECKING:

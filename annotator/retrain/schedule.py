@@ -20,8 +20,8 @@ from sqlalchemy import Engine, select
 from annotator import repo
 from annotator.db import session_scope
 from annotator.settings import Settings, get_settings
-from annotator.tables import Job, Project, TrainingRun
 from annotator.states import JobState, RunState
+from annotator.tables import Job, Project, TrainingRun
 
 CRON_TASK = "worker.retrain.cron"  # calls cron_retrain(engine)
 CHECK_TASK = "worker.retrain.check_new_items"  # calls check_new_items(engine)

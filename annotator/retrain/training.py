@@ -16,15 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from annotator import repo
 from annotator.datasets import available_formats, detect_format, read_dataset
 from annotator.datasets.convert import Skipped, training_records
 from annotator.label.adapters import base_spec, resolve_device
 from annotator.settings import get_settings
-from annotator.tables import Adapter
 from annotator.taxonomy import Taxonomy, get_taxonomy
 
 log = logging.getLogger("annotator.training")

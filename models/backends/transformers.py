@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
 import torch
 from transformers import DynamicCache
 
 from models.backends.base import BranchResult, Query
-from models.backends.tree import PackedBatch, forward_packed, pack
+from models.backends.tree import PackedBatch, PrefixKV, prefix_kv, run_tree
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -30,7 +29,7 @@ class TransformersBackend:
         self.pad_id = pad_id
         self.device = device
         self._prefix_key: tuple[int, ...] | None = None
-        self._prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._prefix_kv: PrefixKV = []
         # token positions run through the model: "real" ones, and "slots" = real + padding (what costs FLOPs)
         self.stats = {"prefix": 0, "tree_real": 0, "tree_slots": 0, "decode_real": 0, "decode_slots": 0}
 
@@ -54,17 +53,14 @@ class TransformersBackend:
         """Forget the cached prefix KV (needed after the weights change, e.g. between training steps)."""
         self._prefix_key, self._prefix_kv = None, []
 
-    def prefix_cache(self, prefix: Sequence[int], rows: int) -> DynamicCache:
-        """A fresh cache holding the prefix KV for ``rows`` rows; the prefix runs once and is then reused."""
+    def _cached_prefix(self, prefix: Sequence[int]) -> PrefixKV:
+        """The prefix KV: the prefix runs once and is then reused for every batch."""
         key = tuple(prefix)
         if key != self._prefix_key:
-            ids = torch.tensor([key], dtype=torch.long, device=self.device)
             self.stats["prefix"] += len(key)
-            out = self.model.get_decoder()(input_ids=ids, use_cache=True)
-            self._prefix_kv = [(k, v) for k, v, *_ in out.past_key_values]
+            self._prefix_kv = prefix_kv(self.model, key, self.device)
             self._prefix_key = key
-        # expand() is a view; the cache materializes it when the next tokens are appended
-        return expand_cache(self._prefix_kv, rows)
+        return self._prefix_kv
 
     @torch.inference_mode()
     def run(self, prefix: Sequence[int], queries: Sequence[Query]) -> list[list[BranchResult]]:
@@ -73,18 +69,11 @@ class TransformersBackend:
             return []
         if not prefix:
             raise ValueError("the shared prefix must not be empty")
-        batch = pack(
-            len(prefix),
-            [q.item for q in queries],
-            [[b.ids for b in q.branches] for q in queries],
-            pad_id=self.pad_id,
-            dtype=self.dtype,
-            device=self.device,
-        )
-        cache = self.prefix_cache(prefix, len(queries))
+        batch, hidden, cache = run_tree(self.model, prefix, [q.item for q in queries],
+                                        [[b.ids for b in q.branches] for q in queries], self.pad_id, self.device,
+                                        kv=self._cached_prefix(prefix))
         self.stats["tree_real"] += int((batch.segments >= 0).sum())
         self.stats["tree_slots"] += batch.input_ids.numel()
-        hidden = forward_packed(self.model.get_decoder(), batch, cache)
         results = [[BranchResult() for _ in q.branches] for q in queries]
         self._read_scores(queries, batch, hidden, results)
         self._decode(queries, batch, hidden, cache, results)
@@ -176,8 +165,3 @@ class TransformersBackend:
             ).last_hidden_state[:, 0]
         for i, (r, j) in enumerate(todo):
             results[r][j].tokens = tuple(emitted[i])
-
-
-def expand_cache(kv: Sequence[tuple[torch.Tensor, torch.Tensor]], rows: int) -> DynamicCache:
-    """A DynamicCache whose every layer holds ``kv`` (batch 1) repeated over ``rows`` rows."""
-    return DynamicCache(ddp_cache_data=[(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in kv])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+from transformers import DynamicCache
 
 
 @dataclass
@@ -110,3 +111,29 @@ def forward_packed(decoder: torch.nn.Module, packed: PackedBatch, cache: object)
         past_key_values=cache,
         use_cache=True,
     ).last_hidden_state
+
+
+PrefixKV = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def prefix_kv(model: torch.nn.Module, prefix: Sequence[int], device: str | torch.device) -> PrefixKV:
+    """The KV of the shared prefix, one (key, value) per layer, for one row (with gradients if enabled)."""
+    out = model.get_decoder()(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True)
+    return [(k, v) for k, v, *_ in out.past_key_values]
+
+
+def expand_cache(kv: Sequence[tuple[torch.Tensor, torch.Tensor]], rows: int) -> DynamicCache:
+    """A DynamicCache whose every layer holds ``kv`` (batch 1) repeated over ``rows`` rows (a view)."""
+    return DynamicCache(ddp_cache_data=[(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in kv])
+
+
+def run_tree(model: torch.nn.Module, prefix: Sequence[int], items: Sequence[Sequence[int]],
+             branches: Sequence[Sequence[Sequence[int]]], pad_id: int, device: str | torch.device,
+             kv: PrefixKV | None = None) -> tuple[PackedBatch, torch.Tensor, DynamicCache]:
+    """The one forward of the instruction readout, for labeling and training alike: the prefix (``kv`` if
+    already computed, else run now), its KV expanded over the rows, the items and their branches packed
+    into one tree-masked batch on top of it. Returns the packed batch, its hidden states and the cache."""
+    cache = expand_cache(kv if kv is not None else prefix_kv(model, prefix, device), len(items))
+    packed = pack(len(prefix), items, branches, pad_id=pad_id,
+                  dtype=model.get_output_embeddings().weight.dtype, device=device)
+    return packed, forward_packed(model.get_decoder(), packed, cache), cache

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from models.adapters import ONEPASS, read_meta
 from models.onepass.inputs import ItemEncoder
 from models.onepass.network import HeadSpec, OnePassNetwork

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from models.base import DEFAULT_CACHE_DIR, BaseModel, resolve_base
 from models.adapters import adapter_version
-from models.prediction import Prediction
+from models.base import DEFAULT_CACHE_DIR, BaseModel, resolve_base
 from models.onepass.artifact import load_onepass
 from models.onepass.reader import OnePassReader
+from models.prediction import Prediction
 
 
 class OnePassLabeler:

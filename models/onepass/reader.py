@@ -7,10 +7,10 @@ from typing import Sequence
 
 import torch
 
-from models.prediction import Prediction
 from models.onepass.decode import best_spans, emotion_probabilities, intensities, span_chars
 from models.onepass.inputs import ItemEncoder, make_batch
 from models.onepass.network import OnePassNetwork
+from models.prediction import Prediction
 
 
 @dataclass

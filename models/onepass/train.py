@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import time
 from pathlib import Path
 from typing import Any, Sequence
 

@@ -20,18 +20,16 @@ is the starting adapter's log-probs, computed once before the first step.
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from models.backends.transformers import expand_cache
-from models.backends.tree import forward_packed, pack
+from models.backends.tree import run_tree
 from models.tasks.base import Example
 from models.tasks.prompt import Prompter
+from models.training.loop import LoopConfig, batch_plan, run_loop
 
 LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust")
 
@@ -125,13 +123,9 @@ def tree_logps(
     model: torch.nn.Module, prefix: Sequence[int], batch: Sequence[EncodedPair], pad_id: int, device: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed log-probs (float32, shape ``(len(batch),)``) of the chosen and of the rejected targets."""
-    decoder = model.get_decoder()
-    prefix_out = decoder(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True)
-    cache = expand_cache([(k, v) for k, v, *_ in prefix_out.past_key_values], len(batch))
     head = model.get_output_embeddings().weight
-    packed = pack(len(prefix), [p.item for p in batch], [list(p.branches) for p in batch], pad_id=pad_id,
-                  dtype=head.dtype, device=device)
-    hidden = forward_packed(decoder, packed, cache)
+    packed, hidden, _ = run_tree(model, prefix, [p.item for p in batch], [list(p.branches) for p in batch],
+                                 pad_id, device)
     rows, cols, tokens, owner = [], [], [], []
     for r, pair in enumerate(batch):
         for side, targets in ((0, pair.chosen), (1, pair.rejected)):
@@ -223,51 +217,31 @@ def fit_dpo(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters (load the adapter with is_trainable=True)")
-    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate)
     steps = cfg.max_steps
-    warmup = int(steps * cfg.warmup_ratio)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
-    )
-    order_rng = random.Random(cfg.seed)
-    order: list[int] = []
-    losses: list[float] = []
-    started = time.time()
-    model.train()
-    progress = _progress(steps, cfg.progress)
-    for step in range(steps):
-        if len(order) < cfg.batch_size:
-            fresh = list(range(len(encoded)))
-            order_rng.shuffle(fresh)
-            order += fresh
-        index = order[: cfg.batch_size]
-        del order[: cfg.batch_size]
+    plan = batch_plan(len(encoded), cfg.batch_size, steps, cfg.seed)
+
+    def loss_at(step: int) -> torch.Tensor:
+        index = plan[step]
         policy_chosen, policy_rejected = tree_logps(
             model, prompter.prefix, [encoded[i] for i in index], prompter.codec.pad_id, device
         )
         picked = torch.tensor(index, device=device)
-        loss = dpo_loss(
+        return dpo_loss(
             policy_chosen, policy_rejected, ref_chosen[picked], ref_rejected[picked],
             beta=cfg.beta, loss_type=cfg.loss_type, label_smoothing=cfg.label_smoothing,
             n_chosen=n_chosen[picked], n_rejected=n_rejected[picked],
         ).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-        optimizer.step()
-        schedule.step()
-        losses.append(float(loss.detach()))
-        progress.update(1)
-        progress.set_postfix(loss=f"{losses[-1]:.4f}")
-        if on_step is not None:
-            on_step(step + 1)
-    progress.close()
+
+    loop = LoopConfig(steps=steps, warmup_ratio=cfg.warmup_ratio, max_grad_norm=cfg.max_grad_norm,
+                      progress=cfg.progress, desc="dpo")
+    result = run_loop(model, [{"params": params, "lr": cfg.learning_rate}], loop, loss_at,
+                      on_step=(lambda step, _: on_step(step)) if on_step is not None else None)
+    losses = result.losses
     after_chosen, after_rejected = score_pairs(model, prompter, encoded, device)
-    model.eval()
     margin = (after_chosen - ref_chosen) - (after_rejected - ref_rejected)
     metrics.update(
         dpo_steps=steps,
-        dpo_seconds=round(time.time() - started, 2),
+        dpo_seconds=round(result.seconds, 2),
         dpo_loss_first=losses[0],
         dpo_loss_last=losses[-1],
         dpo_losses=losses,
@@ -276,9 +250,3 @@ def fit_dpo(
         dpo_reward_margin=float(cfg.beta * margin.mean()),
     )
     return metrics
-
-
-def _progress(total: int, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="dpo", unit="step", disable=not enabled)

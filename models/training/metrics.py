@@ -9,7 +9,6 @@ from models.prediction import Prediction
 from models.tasks.base import Example
 from models.tasks.cause.parser import trim_span
 
-
 Thresholds = float | Mapping[str, float]
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import random
 import shutil
@@ -22,10 +21,10 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from models.backends.transformers import TransformersBackend, expand_cache
-from models.backends.tree import forward_packed, pack
-from models.base import BaseModel, load_model, load_tokenizer, resolve_base
 from models.adapters import ADAPTER_META
+from models.backends.transformers import TransformersBackend
+from models.backends.tree import run_tree
+from models.base import BaseModel, load_model, load_tokenizer, resolve_base
 from models.labeler import predict
 from models.tasks.base import Example
 from models.tasks.prompt import Prompter, TrainBranch, sample_background
@@ -33,6 +32,7 @@ from models.tasks.registry import make_tasks
 from models.tokens import Codec
 from models.training.config import ModelConfig, SFTConfig
 from models.training.data import examples_sha256, read_examples
+from models.training.loop import LoopConfig, batch_plan, run_loop, steps_for
 from models.training.metrics import all_metrics
 
 
@@ -52,19 +52,9 @@ def set_seed(seed: int) -> None:
 
 def tree_loss(model: torch.nn.Module, prefix: Sequence[int], batch: Sequence[Encoded], pad_id: int, device: str) -> torch.Tensor:
     """Weighted mean next-token cross-entropy over the answer tokens of every branch in the batch."""
-    decoder = model.get_decoder()
-    prefix_out = decoder(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True)
-    cache = expand_cache([(k, v) for k, v, *_ in prefix_out.past_key_values], len(batch))
     head = model.get_output_embeddings().weight
-    packed = pack(
-        len(prefix),
-        [e.item for e in batch],
-        [[b.ids for b in e.branches] for e in batch],
-        pad_id=pad_id,
-        dtype=head.dtype,
-        device=device,
-    )
-    hidden = forward_packed(decoder, packed, cache)
+    packed, hidden, _ = run_tree(model, prefix, [e.item for e in batch], [[b.ids for b in e.branches] for e in batch],
+                                 pad_id, device)
     rows, cols, targets, weights = [], [], [], []
     for r, example in enumerate(batch):
         for j, branch in enumerate(example.branches):
@@ -146,45 +136,22 @@ def fit(cfg: SFTConfig, examples: Sequence[Example], base: BaseModel | None = No
         model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
     else:
         model = lora_model(model, cfg.model)
-    steps = cfg.train.max_steps or max(1, math.ceil(len(encoded) * cfg.train.epochs / cfg.train.batch_size))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
-    warmup = int(steps * cfg.train.warmup_ratio)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
-    )
-    order_rng = random.Random(cfg.train.seed)
-    sample_rng = random.Random(cfg.train.seed + 1)
-    losses: list[float] = []
-    started = time.time()
-    model.train()
-    order: list[int] = []
-    progress = _progress(steps, cfg.train.progress)
-    for _ in range(steps):
-        if losses and cfg.train.max_seconds is not None and time.time() - started >= cfg.train.max_seconds:
-            break  # out of time: keep what was learned (the LR had not fully decayed; recorded in the metadata)
-        if len(order) < cfg.train.batch_size:
-            fresh = list(range(len(encoded)))
-            order_rng.shuffle(fresh)
-            order += fresh
-        batch = [
-            Encoded(encoded[i].item, sample_background(encoded[i].branches, cfg.train.background_per_example, sample_rng))
-            for i in order[: cfg.train.batch_size]
-        ]
-        del order[: cfg.train.batch_size]
-        loss = tree_loss(model, prompter.prefix, batch, codec.pad_id, device)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.train.max_grad_norm)
-        optimizer.step()
-        schedule.step()
-        losses.append(float(loss.detach()))
-        progress.update(1)
-        progress.set_postfix(loss=f"{losses[-1]:.4f}")
-    progress.close()
-    train_seconds = time.time() - started
+    steps = cfg.train.max_steps or steps_for(len(encoded), cfg.train.batch_size, cfg.train.epochs)
+    plan = batch_plan(len(encoded), cfg.train.batch_size, steps, cfg.train.seed)
 
-    model.eval()
+    def loss_at(step: int) -> torch.Tensor:
+        sample_rng = random.Random(cfg.train.seed * 1_000_003 + step)  # the step's own draw: resumable
+        batch = [Encoded(encoded[i].item, sample_background(encoded[i].branches, cfg.train.background_per_example,
+                                                            sample_rng)) for i in plan[step]]
+        return tree_loss(model, prompter.prefix, batch, codec.pad_id, device)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    loop = LoopConfig(steps=steps, warmup_ratio=cfg.train.warmup_ratio, max_grad_norm=cfg.train.max_grad_norm,
+                      weight_decay=cfg.train.weight_decay, max_seconds=cfg.train.max_seconds,
+                      progress=cfg.train.progress, desc="sft")
+    result = run_loop(model, [{"params": params, "lr": cfg.train.learning_rate}], loop, loss_at)
+    losses, train_seconds = result.losses, result.seconds
+
     if cfg.train.half_precision_weights:
         round_to_half(model)
     metrics: dict[str, Any] = {"train_loss_first": losses[0], "train_loss_last": losses[-1]}
@@ -265,12 +232,6 @@ def save_adapter(model: torch.nn.Module, output_dir: Path, run_name: str, meta: 
 def main(cfg: SFTConfig) -> Path:
     """Read ``cfg.data.train_file``, train, and return the new adapter folder."""
     return train(cfg, read_examples(cfg.data.train_file))
-
-
-def _progress(total: int, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="sft", unit="step", disable=not enabled)
 
 
 def _jsonable(value: Any) -> Any:

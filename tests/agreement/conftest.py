@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from annotator.db import session_scope
+from annotator.hashing import content_hash
 from annotator.projects.service import create_project
 from annotator.tables import Item
 from annotator.taxonomy import Taxonomy, get_taxonomy
-from annotator.hashing import content_hash
 
 
 def make_project(engine: Engine, name: str, texts: dict[str, str], taxonomy: Taxonomy | None = None,

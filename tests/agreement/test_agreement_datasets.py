@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from annotator.agree.service import compute_agreement
+from annotator.correct.annotations_import import import_annotations
 from annotator.datasets import emotionlines
 from annotator.datasets.labels import EKMAN_NEUTRAL
 from annotator.db import session_scope
-from annotator.agree.service import compute_agreement
-from annotator.correct.annotations_import import import_annotations
 from annotator.ingest.service import IngestOptions, ingest
 from annotator.projects.service import create_project
 from annotator.tables import Item, Project

@@ -8,9 +8,9 @@ import json
 import pytest
 from sqlalchemy import select
 
+from annotator.agree.service import HUMAN, LABELER, compute_agreement, latest_reports
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.agree.service import HUMAN, LABELER, compute_agreement, latest_reports
 from annotator.tables import AgreementReport, Project
 from tests.agreement.conftest import EMOTIONS, simulate
 

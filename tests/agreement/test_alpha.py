@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from annotator.agree.alpha import alpha, bootstrap
-from annotator.agree.distance import masi_distance, masi_similarity
-from annotator.agree.matrix import Coding, field_names, check_fields, value_counts
-from annotator.agree.spans import mask_to_span, span_f1, span_mask, token_offsets
 from annotator.agree.consensus import combine_intensity, majority_emotions, token_majority_span
+from annotator.agree.distance import masi_distance, masi_similarity
+from annotator.agree.matrix import Coding, check_fields, field_names, value_counts
+from annotator.agree.spans import mask_to_span, span_f1, span_mask, token_offsets
 
 NAN = math.nan
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the 3-coder, 15-unit example with

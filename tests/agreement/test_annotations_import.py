@@ -7,8 +7,8 @@ import json
 from sqlalchemy import select
 
 from annotator.cli.main import app
-from annotator.db import session_scope
 from annotator.correct.annotations_import import import_annotations
+from annotator.db import session_scope
 from annotator.tables import Annotation, IngestError
 from tests.agreement.conftest import make_project, write_jsonl
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from annotator.db import session_scope
-from annotator.correct.annotations_import import import_annotations
-from annotator.agree.service import load_codings
 from annotator.agree.consensus_data import (
     MIN_WEIGHT,
     consensus_dataset,
@@ -12,6 +9,9 @@ from annotator.agree.consensus_data import (
     in_gold_slice,
     reliability_weights,
 )
+from annotator.agree.service import load_codings
+from annotator.correct.annotations_import import import_annotations
+from annotator.db import session_scope
 from annotator.hashing import content_hash
 from annotator.tables import Annotation, Project
 from tests.agreement.conftest import make_project, simulate, write_jsonl

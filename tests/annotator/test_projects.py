@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from annotator import repo
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator import repo
 from annotator.taxonomy import TaxonomyError, custom_taxonomy, get_taxonomy
 
 

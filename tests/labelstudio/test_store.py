@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from annotator import repo
+from annotator.correct.labelstudio import store
 from annotator.db import session_scope
 from annotator.hashing import content_hash
-from annotator.correct.labelstudio import store
 from annotator.tables import Adapter, Annotation, Item, Prediction
 from tests.labelstudio.helpers import seed
 

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.cli.main import app
-from annotator.db import session_scope
 from annotator.correct.labelstudio import store
 from annotator.correct.labelstudio.client import connect
 from annotator.correct.labelstudio.config import labeling_config
-from annotator.correct.labelstudio.tasks import ITEM_ID, task_json
 from annotator.correct.labelstudio.service import pull_project, push_project, register_webhook, webhook_server
+from annotator.correct.labelstudio.tasks import ITEM_ID, task_json
+from annotator.db import session_scope
 from annotator.settings import get_settings
 from annotator.tables import Annotation, LabelStudioTask, Prediction, Project
 from annotator.taxonomy import get_taxonomy

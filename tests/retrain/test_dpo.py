@@ -11,11 +11,9 @@ from models.tasks.base import Example
 from models.tasks.prompt import Prompter
 from models.tasks.registry import make_tasks
 from models.tokens import Codec
+from models.training.config import ModelConfig
 from models.training.dpo import DPOConfig, PreferencePair, dpo_loss, encode_pair, fit_dpo, score_pairs
 from models.training.sft import lora_model
-from models.training.config import ModelConfig
-
-
 
 LABELS = ("joy", "anger", "sadness", "fear")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from annotator.agree.service import compute_agreement
 from annotator.cli.main import app
 from annotator.db import session_scope
-from annotator.agree.service import compute_agreement
 from annotator.ingest.service import IngestOptions, ingest
 from annotator.jobs.service import submit_job
 from annotator.label.prelabel import start_prelabel

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 
-
 def make_tiny_base(folder: Path, cache_dir: Path, seed: int = 0) -> Path:
     """Write the tiny base into ``folder`` (once) and return it."""
     if (folder / "config.json").exists():

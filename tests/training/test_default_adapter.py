@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from annotator.label.adapters import default_adapter_path
-from models.adapters import ADAPTER_META
 from annotator.settings import get_settings
+from models.adapters import ADAPTER_META
 
 
 def test_default_adapter_setting(monkeypatch, tmp_path):

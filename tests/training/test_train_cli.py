@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from annotator.cli.main import app
 from annotator.db import open_database, session_scope
-from annotator.projects.service import create_project
 from annotator.label.adapters import register_adapter
-from models.adapters import ADAPTER_META
+from annotator.projects.service import create_project
 from annotator.settings import get_settings
 from annotator.tables import Adapter, Project
 from annotator.taxonomy import get_taxonomy
+from models.adapters import ADAPTER_META
 
 torch.set_num_threads(1)  # the CI box has 2 shared cores (see tests/models/conftest.py)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from annotator.correct.users import add_user
 from annotator.db import session_scope
 from annotator.hashing import content_hash
 from annotator.label.adapters import promote_adapter
 from annotator.projects.service import create_project
-from annotator.correct.users import add_user
 from annotator.tables import Adapter, Item, Prediction
 from annotator.taxonomy import get_taxonomy
 

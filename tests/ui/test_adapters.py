@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from annotator import repo
 from annotator.db import session_scope
-from annotator.repo import NotFound
 from annotator.label.adapters import active_adapter, list_adapters, promote_adapter, rollback
 from annotator.projects.service import create_project
+from annotator.repo import NotFound
 from annotator.tables import Adapter
 from annotator.taxonomy import get_taxonomy
 

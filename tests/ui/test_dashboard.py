@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from annotator import repo
+from annotator.correct import dashboard
 from annotator.db import session_scope
 from annotator.repo import NotFound
-from annotator.correct import dashboard
 from annotator.tables import AgreementReport, Annotation
 from tests.ui.conftest import ITEMS, VERSION
 from ui.render import highlight_html
@@ -49,7 +49,8 @@ def test_queue_by_disagreement(engine, seeded):
 
 @pytest.mark.parametrize(("label_sets", "expected"), [
     ([], 0.0), ([{"joy"}], 0.0), ([{"joy"}, {"joy"}], 0.0), ([set(), set()], 0.0),
-    ([{"joy"}, {"anger"}], 1.0), ([{"joy", "anger"}, {"joy"}], 0.5), ([{"a"}, {"a"}, {"b"}], 1 - 1 / 3),
+    # MASI, as agreement and consensus measure it: a subset agrees 1/2 x 2/3, so disagrees 2/3
+    ([{"joy"}, {"anger"}], 1.0), ([{"joy", "anger"}, {"joy"}], 2 / 3), ([{"a"}, {"a"}, {"b"}], 1 - 1 / 3),
 ])
 def test_disagreement(label_sets, expected):
     assert dashboard.disagreement(label_sets) == pytest.approx(expected)

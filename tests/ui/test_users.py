@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from annotator.cli.main import app
-from annotator.db import session_scope
 from annotator.correct.users import (
     UserExists,
     add_user,
@@ -16,6 +15,7 @@ from annotator.correct.users import (
     set_password,
     verify_password,
 )
+from annotator.db import session_scope
 from annotator.tables import User
 
 

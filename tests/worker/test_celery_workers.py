@@ -91,8 +91,8 @@ def test_celery_path_gives_the_same_predictions_as_in_process(engine, workers: W
     via_celery = predictions_by_item(engine, "base")
 
     from annotator.db import session_scope
-    from annotator.tables import Prediction
     from annotator.settings import get_settings
+    from annotator.tables import Prediction
 
     with session_scope(engine) as db:
         db.query(Prediction).delete()

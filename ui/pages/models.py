@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from annotator.label import adapters
 from annotator.correct import dashboard
+from annotator.label import adapters
 from annotator.retrain.job import start_retrain
 from annotator.states import JobState
 from ui.auth import is_admin

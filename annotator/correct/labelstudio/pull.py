@@ -19,11 +19,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.db import session_scope
 from annotator.correct.labelstudio import store
 from annotator.correct.labelstudio.client import Connection, LabelStudioError, call
 from annotator.correct.labelstudio.results import parse_result
 from annotator.correct.labelstudio.tasks import ITEM_ID
+from annotator.db import session_scope
 from annotator.states import AnnotationStatus
 
 SOURCE = "labelstudio"

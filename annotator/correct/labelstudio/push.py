@@ -24,7 +24,6 @@ from label_studio_sdk.data_manager import Column, Filters, Operator, Type
 from sqlalchemy import Engine
 
 from annotator import repo
-from annotator.db import session_scope
 from annotator.correct.labelstudio import store
 from annotator.correct.labelstudio.client import (
     Connection,
@@ -37,6 +36,7 @@ from annotator.correct.labelstudio.client import (
 )
 from annotator.correct.labelstudio.config import labeling_config
 from annotator.correct.labelstudio.tasks import ITEM_ID, prediction_json, task_json
+from annotator.db import session_scope
 from annotator.label.thresholds import DEFAULT_THRESHOLD, decision_thresholds
 from annotator.tables import Project
 

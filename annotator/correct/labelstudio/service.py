@@ -11,12 +11,11 @@ from http.server import ThreadingHTTPServer
 from sqlalchemy import Engine
 
 from annotator import repo
-from annotator.db import session_scope
-from annotator.correct.labelstudio import store
-from annotator.correct.labelstudio import webhook
+from annotator.correct.labelstudio import store, webhook
 from annotator.correct.labelstudio.client import Connection, LabelStudioError, connect
 from annotator.correct.labelstudio.pull import PullReport, pull
 from annotator.correct.labelstudio.push import PushReport, push
+from annotator.db import session_scope
 from annotator.settings import get_settings
 
 ORDERS = ("uncertainty", "random", "id")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from annotator.label.thresholds import Thresholds, threshold_of
 from annotator.correct.labelstudio import config as cfg
+from annotator.label.thresholds import Thresholds, threshold_of
 
 ITEM_ID = "item_id"  # key of our item id in task data
 EXTERNAL_ID = "external_id"  # the item's id in the user's source, shown as a column in Label Studio

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from annotator.db import session_scope
 from annotator.correct.labelstudio import store
 from annotator.correct.labelstudio.client import Connection, call
 from annotator.correct.labelstudio.pull import PullReport, UserDirectory, store_tasks
+from annotator.db import session_scope
 
 log = logging.getLogger(__name__)
 ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")

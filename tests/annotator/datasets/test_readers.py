@@ -18,9 +18,14 @@ from annotator.datasets import (
     available_formats,
     dataset_taxonomy,
     detect_format,
+    emotion_stimulus,
+    emotionlines,
+    gne,
     read_dataset,
+    reccon,
+    semeval,
+    snow2008,
 )
-from annotator.datasets import emotion_stimulus, emotionlines, gne, reccon, semeval, snow2008
 from annotator.taxonomy import get_taxonomy
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"

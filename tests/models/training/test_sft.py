@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.backends.transformers import TransformersBackend
 from models.adapters import ADAPTER_META
+from models.backends.transformers import TransformersBackend
 from models.labeler import Labeler, predict
 from models.tasks.base import Example
 from models.training.config import DataConfig, ModelConfig, SFTConfig, TrainConfig
