@@ -1,4 +1,4 @@
-"""Readers for public human-annotated emotion datasets, all yielding :class:`Example` records.
+"""Readers for public human-annotated emotion datasets, all yielding :class:`DatasetRow` records.
 
     for example in read_dataset("../shared/data/goemotions", "goemotions", splits="dev"):
         ...
@@ -23,21 +23,21 @@ from pathlib import Path
 from annotator.datasets import emotion_stimulus, emotionlines, gne, goemotions, reccon, semeval, snow2008
 from annotator.datasets._io import infer_split
 from annotator.datasets.labels import EKMAN_NEUTRAL, EKMAN_NEUTRAL_TAXONOMY
-from annotator.datasets.types import CauseSpan, DatasetFormatError, Example
+from annotator.datasets.types import CauseSpan, DatasetFormatError, DatasetRow
 from annotator.taxonomy import Taxonomy, TaxonomyError, get_taxonomy
 
 __all__ = [
     "FORMATS",
     "CauseSpan",
     "DatasetFormatError",
-    "Example",
+    "DatasetRow",
     "available_formats",
     "dataset_taxonomy",
     "detect_format",
     "read_dataset",
 ]
 
-FORMATS: dict[str, Callable[..., Iterator[Example]]] = {
+FORMATS: dict[str, Callable[..., Iterator[DatasetRow]]] = {
     "goemotions": goemotions.read,
     "semeval-ec": semeval.read_ec,
     "semeval-ei-reg": semeval.read_ei_reg,
@@ -60,7 +60,7 @@ def available_formats() -> tuple[str, ...]:
     return tuple(FORMATS)
 
 
-def read_dataset(path: Path | str, fmt: str | None = None, **options: object) -> Iterator[Example]:
+def read_dataset(path: Path | str, fmt: str | None = None, **options: object) -> Iterator[DatasetRow]:
     """Stream the examples of a dataset file or folder in format ``fmt`` (detected from names if ``None``).
 
     ``options`` go to the format's reader (e.g. ``splits="dev"``). Raises ``ValueError`` for an unknown or
@@ -121,7 +121,7 @@ def _detect_file(path: Path) -> str | None:
 
 @lru_cache(maxsize=None)
 def dataset_taxonomy(name: str) -> Taxonomy:
-    """The label set an :attr:`Example.taxonomy` names: a built-in one or a dataset's own."""
+    """The label set an :attr:`DatasetRow.taxonomy` names: a built-in one or a dataset's own."""
     if name in _DATASET_TAXONOMIES:
         return Taxonomy(name, _DATASET_TAXONOMIES[name])
     try:

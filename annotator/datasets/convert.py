@@ -21,7 +21,7 @@ A training record is the JSON object ``models.training.data`` reads (this module
 - **cause** is the span where the dataset gives one. RECCON annotates every cause of an utterance, so its
   utterances without an in-text span are "no cause here" (the empty span ``[0, 0]``); elsewhere a missing
   span stays ``null`` (GNE rows whose span could not be located are not "no cause").
-- a row whose gold label the reader could not use (``Example.label_error``) is skipped and counted.
+- a row whose gold label the reader could not use (``DatasetRow.label_error``) is skipped and counted.
 
 Each record names its ``taxonomy`` (the target), so records of one text for several taxonomies can train
 a head each (the one-pass trainer merges them by text).
@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from annotator.datasets.types import Example
+from annotator.datasets.types import DatasetRow
 
 # (source taxonomy, target taxonomy) -> {source label: the target labels it means}
 GOEMOTIONS_TO_EKMAN: dict[str, tuple[str, ...]] = {
@@ -78,7 +78,7 @@ def map_emotions(emotions: tuple[str, ...] | None, source: str, target: str, tar
     return sorted(set(mapped))
 
 
-def to_training_record(example: Example, fmt: str, target: str, target_labels: tuple[str, ...]) -> dict[str, Any] | None:
+def to_training_record(example: DatasetRow, fmt: str, target: str, target_labels: tuple[str, ...]) -> dict[str, Any] | None:
     """The training record for one example, or ``None`` when no field survives the mapping."""
     cause: list[int] | None = None
     if example.cause is not None:
@@ -98,7 +98,7 @@ def to_training_record(example: Example, fmt: str, target: str, target_labels: t
     return record
 
 
-def assign_split(example: Example, dev_fraction: float = DEV_FRACTION) -> str:
+def assign_split(example: DatasetRow, dev_fraction: float = DEV_FRACTION) -> str:
     """The example's own split, or for unsplit datasets a stable hash split of its id into train/dev."""
     if example.split != "all":
         return example.split
@@ -120,12 +120,12 @@ class Skipped:
 
 
 def training_records(
-    examples: Iterable[Example], fmt: str, target: str, target_labels: tuple[str, ...], split: str | None = None,
+    examples: Iterable[DatasetRow], fmt: str, target: str, target_labels: tuple[str, ...], split: str | None = None,
     skipped: Skipped | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Training records for the examples of ``split`` (any split when ``None``) that keep some field.
 
-    Rows with a :attr:`~annotator.datasets.types.Example.label_error` are left out and counted in ``skipped``.
+    Rows with a :attr:`~annotator.datasets.types.DatasetRow.label_error` are left out and counted in ``skipped``.
     """
     for example in examples:
         if split is not None and assign_split(example) != split:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.datasets._io import chain_files, expand, read_lines
-from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, DatasetRow
 
 TAXONOMY = "emotion_stimulus"
 LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "shame")
@@ -45,19 +45,19 @@ def _is_data_file(path: Path) -> bool:
     return path.suffix == ".txt" and "cause" in path.name.lower()
 
 
-def read(path: Path) -> Iterator[Example]:
+def read(path: Path) -> Iterator[DatasetRow]:
     """Stream sentences from an Emotion-Stimulus file (or a folder of ``*cause*.txt`` files); split ``all``."""
     return chain_files(expand(Path(path), _is_data_file, None, "Emotion-Stimulus *cause*.txt"), _read_file)
 
 
-def _read_file(path: Path) -> Iterator[Example]:
+def _read_file(path: Path) -> Iterator[DatasetRow]:
     for line, raw in read_lines(path):
         if raw.strip():
             yield parse_line(raw, path=path, line=line)
 
 
-def parse_line(raw: str, *, path: Path | str = "<string>", line: int | None = None) -> Example:
-    """Parse one tagged sentence into an :class:`Example` (``path``/``line`` name it in errors and the id)."""
+def parse_line(raw: str, *, path: Path | str = "<string>", line: int | None = None) -> DatasetRow:
+    """Parse one tagged sentence into an :class:`DatasetRow` (``path``/``line`` name it in errors and the id)."""
     sentence = _SENTENCE.match(raw.strip())
     if not sentence:
         raise DatasetFormatError(path, line, "expected <emotion>sentence<\\emotion> with matching tags")
@@ -71,7 +71,7 @@ def parse_line(raw: str, *, path: Path | str = "<string>", line: int | None = No
         meta["warnings"] = warnings
     if tag not in TAG_LABELS:  # keep the sentence and its cause, drop the label, say why
         meta[LABEL_ERROR] = f"line {line}: unknown emotion tag <{tag}>; expected one of {', '.join(TAG_LABELS)}"
-    return Example(
+    return DatasetRow(
         id=f"{Path(path).stem}-{line}",
         text=text,
         emotions=(TAG_LABELS[tag],) if tag in TAG_LABELS else None,

@@ -4,7 +4,7 @@ A file is a list of dialogues; a dialogue a list of ``{speaker, utterance, emoti
 ``annotation`` is a 7-digit string of vote counts (5 raters in Friends) in the order :data:`VOTE_ORDER`;
 ``emotion`` is the majority label or ``non-neutral`` when no label has a majority.
 
-One :class:`Example` per utterance, id ``<file stem>_<dialogue>_<utterance>`` (0-based). ``emotions`` is
+One :class:`DatasetRow` per utterance, id ``<file stem>_<dialogue>_<utterance>`` (0-based). ``emotions`` is
 ``(majority,)`` in the ``ekman_neutral`` taxonomy, or ``None`` for ``non-neutral``; ``meta["votes"]`` maps every
 label to its count.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from annotator.datasets._io import chain_files, expand, infer_split, load_json
 from annotator.datasets.labels import EKMAN_NEUTRAL, EKMAN_NEUTRAL_TAXONOMY, normalise_ekman
-from annotator.datasets.types import LABEL_ERROR, DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, DatasetFormatError, DatasetRow
 
 TAXONOMY = EKMAN_NEUTRAL_TAXONOMY
 LABELS = EKMAN_NEUTRAL
@@ -53,13 +53,13 @@ def _is_data_file(path: Path) -> bool:
     return path.suffix == ".json" and infer_split(path) != "unknown"
 
 
-def read(path: Path, *, splits: str | Sequence[str] | None = None, fix_cp1252: bool = True) -> Iterator[Example]:
+def read(path: Path, *, splits: str | Sequence[str] | None = None, fix_cp1252: bool = True) -> Iterator[DatasetRow]:
     """Stream utterance examples from an EmotionLines JSON file or a folder of ``<name>_<split>.json``."""
     files = expand(Path(path), _is_data_file, splits, "EmotionLines .json")
     return chain_files(files, lambda file: _read_file(file, fix_cp1252))
 
 
-def _read_file(path: Path, repair: bool) -> Iterator[Example]:
+def _read_file(path: Path, repair: bool) -> Iterator[DatasetRow]:
     dialogues = load_json(path, list, "a JSON list of dialogues")
     split = infer_split(path)
     clean = fix_cp1252 if repair else (lambda text: text)
@@ -81,7 +81,7 @@ def _read_file(path: Path, repair: bool) -> Iterator[Example]:
             }
             if label_error:
                 meta[LABEL_ERROR] = label_error
-            yield Example(
+            yield DatasetRow(
                 id=f"{path.stem}_{d}_{u}",
                 text=clean(utt["utterance"]),
                 emotions=emotions,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.datasets._io import chain_files, check_columns, expand, iter_tsv
-from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, DatasetRow
 
 TAXONOMY = "gne"
 LABELS: tuple[str, ...] = (
@@ -59,7 +59,7 @@ def _is_data_file(path: Path) -> bool:
     return path.suffix == ".tsv" and path.name.lower().startswith("gne")
 
 
-def read(path: Path) -> Iterator[Example]:
+def read(path: Path) -> Iterator[DatasetRow]:
     """Stream headline examples from a GNE gold TSV (or a folder holding ``gne*.tsv``).
 
     GNE has no official split, so every example gets split ``all``.
@@ -67,7 +67,7 @@ def read(path: Path) -> Iterator[Example]:
     return chain_files(expand(Path(path), _is_data_file, None, "GNE .tsv"), _read_file)
 
 
-def _read_file(path: Path) -> Iterator[Example]:
+def _read_file(path: Path) -> Iterator[DatasetRow]:
     rows = iter_tsv(path, quoted=True)
     header_line, header = next(rows, (1, []))
     if tuple(name.strip().lower() for name in header) != COLUMNS:
@@ -81,7 +81,7 @@ def _read_file(path: Path) -> Iterator[Example]:
         yield _example(path, line, record, gne_id if seen[gne_id] == 1 else f"{gne_id}#{seen[gne_id]}")
 
 
-def _example(path: Path, line: int, record: dict[str, str], example_id: str) -> Example:
+def _example(path: Path, line: int, record: dict[str, str], example_id: str) -> DatasetRow:
     headline = record["headline"]
     dominant = record["dominant_emotion"].strip().lower()
     roles = {role: _spans(path, line, role, record[role]) for role in ("cause", "experiencer", "target", "cue")}
@@ -111,7 +111,7 @@ def _example(path: Path, line: int, record: dict[str, str], example_id: str) -> 
         meta[LABEL_ERROR] = f"line {line}: dominant_emotion {dominant!r} is not one of the 15 GNE classes"
         dominant = ""
     first = located[0] if located else None
-    return Example(
+    return DatasetRow(
         id=example_id,
         text=headline,
         emotions=(dominant,) if dominant else None,

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from annotator.datasets._io import chain_files, check_columns, expand, infer_split, iter_tsv, read_lines
-from annotator.datasets.types import LABEL_ERROR, DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, DatasetFormatError, DatasetRow
 from annotator.taxonomy import get_taxonomy
 
 TAXONOMY = "goemotions"
@@ -40,7 +40,7 @@ def read(
     *,
     splits: str | Sequence[str] | None = None,
     labels: Sequence[str] | None = None,
-) -> Iterator[Example]:
+) -> Iterator[DatasetRow]:
     """Stream GoEmotions examples from a ``.tsv`` file, or from a folder's ``train``/``dev``/``test`` files.
 
     ``splits`` picks files of a folder (default: every split present, in train, dev, test order).
@@ -52,7 +52,7 @@ def read(
     return chain_files(files, lambda file: _read_file(file, chosen[file]))
 
 
-def _read_file(path: Path, labels: tuple[str, ...]) -> Iterator[Example]:
+def _read_file(path: Path, labels: tuple[str, ...]) -> Iterator[DatasetRow]:
     taxonomy = TAXONOMY if labels == get_taxonomy(TAXONOMY).labels else "custom"
     split = infer_split(path)
     for line, row in iter_tsv(path, quoted=True):
@@ -72,7 +72,7 @@ def _read_file(path: Path, labels: tuple[str, ...]) -> Iterator[Example]:
                 meta[LABEL_ERROR] = f"line {line}: label id(s) {bad} outside 0..{len(labels) - 1}"
             else:
                 emotions = tuple(labels[index] for index in indices)
-        yield Example(
+        yield DatasetRow(
             id=comment_id.strip(),
             text=text,
             emotions=emotions,

@@ -4,7 +4,7 @@ The file is ``{dialogue_id: [[utterance, ...]]}``; each utterance has ``turn`` (
 ``utterance``, ``emotion`` and, when not neutral, ``expanded emotion cause evidence`` (turn numbers, or
 ``"b"`` for a latent cause) aligned with ``expanded emotion cause span`` (strings).
 
-One :class:`Example` per utterance, id ``<dialogue id>_<turn>``. Labels are normalised with
+One :class:`DatasetRow` per utterance, id ``<dialogue id>_<turn>``. Labels are normalised with
 :data:`annotator.datasets.labels.EKMAN_ALIASES` (``happiness``/``happy``/``excited`` -> ``joy``, ``sad`` ->
 ``sadness``, ``surprised`` -> ``surprise``, ``angry`` -> ``anger``) into the ``ekman_neutral`` taxonomy.
 ``cause`` is the first span whose evidence turn is the utterance itself (offsets by ``str.find``, i.e. the
@@ -21,7 +21,7 @@ from typing import Any
 
 from annotator.datasets._io import chain_files, expand, infer_split, load_json
 from annotator.datasets.labels import EKMAN_NEUTRAL, EKMAN_NEUTRAL_TAXONOMY, normalise_ekman
-from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, Example
+from annotator.datasets.types import LABEL_ERROR, CauseSpan, DatasetFormatError, DatasetRow
 
 TAXONOMY = EKMAN_NEUTRAL_TAXONOMY
 LABELS = EKMAN_NEUTRAL
@@ -34,7 +34,7 @@ def _is_data_file(path: Path) -> bool:
     return path.suffix == ".json" and infer_split(path) != "unknown"
 
 
-def read(path: Path, *, splits: str | Sequence[str] | None = None) -> Iterator[Example]:
+def read(path: Path, *, splits: str | Sequence[str] | None = None) -> Iterator[DatasetRow]:
     """Stream utterance examples from a RECCON JSON file or a folder of ``<corpus>_<split>.json`` files."""
     return chain_files(expand(Path(path), _is_data_file, splits, "RECCON .json"), _read_file)
 
@@ -43,7 +43,7 @@ def _load(path: Path) -> dict[str, Any]:
     return load_json(path, dict, "a JSON object {dialogue_id: [[utterance, ...]]}")
 
 
-def _read_file(path: Path) -> Iterator[Example]:
+def _read_file(path: Path) -> Iterator[DatasetRow]:
     split = infer_split(path)
     corpus = path.stem.rsplit("_", 1)[0]
     for dialogue_id, nested in _load(path).items():
@@ -56,7 +56,7 @@ def _read_file(path: Path) -> Iterator[Example]:
                 yield _example(path, key, dialogue, position, utterance, split, corpus)
 
 
-def _example(path: Path, key: str, dialogue: list[dict], position: int, utt: dict, split: str, corpus: str) -> Example:
+def _example(path: Path, key: str, dialogue: list[dict], position: int, utt: dict, split: str, corpus: str) -> DatasetRow:
     where = f"dialogue {key!r}, utterance {position}"
     try:
         turn, text, raw_emotion = utt["turn"], utt["utterance"], utt["emotion"]
@@ -78,7 +78,7 @@ def _example(path: Path, key: str, dialogue: list[dict], position: int, utt: dic
     for field in ("type", "explanation", "flag"):
         if field in utt:
             meta["cause_type" if field == "type" else field] = utt[field]
-    return Example(
+    return DatasetRow(
         id=f"{key}_{turn}",
         text=text,
         emotions=(emotion,) if emotion is not None else None,

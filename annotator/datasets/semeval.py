@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from annotator.datasets._io import as_names, chain_files, check_columns, expand, infer_split, iter_tsv
-from annotator.datasets.types import DatasetFormatError, Example
+from annotator.datasets.types import DatasetFormatError, DatasetRow
 from annotator.taxonomy import get_taxonomy
 
 EC_TAXONOMY = "semeval_ec"
@@ -50,13 +50,13 @@ def read_ec(
     *,
     splits: str | Sequence[str] | None = None,
     unescape_newlines: bool = False,
-) -> Iterator[Example]:
+) -> Iterator[DatasetRow]:
     """Stream E-c examples from one file or from a folder's ``E-c-En-*.txt`` files (``splits`` picks them)."""
     files = expand(Path(path), is_ec_file, splits, "SemEval E-c")
     return chain_files(files, lambda file: _read_ec_file(file, unescape_newlines))
 
 
-def _read_ec_file(path: Path, unescape_newlines: bool) -> Iterator[Example]:
+def _read_ec_file(path: Path, unescape_newlines: bool) -> Iterator[DatasetRow]:
     rows = iter_tsv(path, quoted=False)
     header_line, header = next(rows, (1, []))
     columns = [name.strip().lower() for name in header]
@@ -81,7 +81,7 @@ def _read_ec_file(path: Path, unescape_newlines: bool) -> Iterator[Example]:
             emotions = tuple(name for name, cell in zip(emotion_columns, cells) if cell == "1")
         else:
             raise DatasetFormatError(path, line, f"emotion cells must be 0 or 1, got {cells}")
-        yield Example(
+        yield DatasetRow(
             id=tweet_id.strip(),
             text=_text(tweet, unescape_newlines),
             emotions=emotions,
@@ -99,7 +99,7 @@ def read_ei_reg(
     splits: str | Sequence[str] | None = None,
     dimensions: str | Sequence[str] | None = None,
     unescape_newlines: bool = False,
-) -> Iterator[Example]:
+) -> Iterator[DatasetRow]:
     """Stream EI-reg examples from one file or a folder's ``EI-reg-En-*.txt`` files.
 
     In a folder, ``splits`` and ``dimensions`` (``"anger,joy"`` or a list) pick the files to read;
@@ -125,7 +125,7 @@ def _file_emotion(file: Path) -> str:
     return found["emotion"].lower() if found else ""
 
 
-def _read_ei_reg_file(path: Path, unescape_newlines: bool) -> Iterator[Example]:
+def _read_ei_reg_file(path: Path, unescape_newlines: bool) -> Iterator[DatasetRow]:
     rows = iter_tsv(path, quoted=False)
     header_line, header = next(rows, (1, []))
     if tuple(name.strip().lower() for name in header) != EI_REG_HEADER:
@@ -142,7 +142,7 @@ def _read_ei_reg_file(path: Path, unescape_newlines: bool) -> Iterator[Example]:
                 path, line, f"affect dimension {dimension!r} is not one of {', '.join(EI_REG_EMOTIONS)}"
             )
         intensity = _intensity(path, line, score)
-        yield Example(
+        yield DatasetRow(
             id=f"{tweet_id}:{emotion}",
             text=_text(tweet, unescape_newlines),
             emotions=None,

@@ -4,7 +4,7 @@
 ``!amt_annotation_ids, !amt_worker_ids, orig_id, response, gold``. Emotions are rated 0..100, valence
 -100..100; ``gold`` is the SemEval-2007 expert score.
 
-One :class:`Example` per headline (id = the headline id, split ``all``), with ``emotions=None`` and
+One :class:`DatasetRow` per headline (id = the headline id, split ``all``), with ``emotions=None`` and
 ``intensity=None``; the ratings are in ``meta``:
 
 * ``meta["ratings"]``: ``{dimension: [(worker_id, response), ...]}`` in file order;
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.datasets._io import as_names, check_columns, iter_tsv
-from annotator.datasets.types import DatasetFormatError, Example
+from annotator.datasets.types import DatasetFormatError, DatasetRow
 
 TAXONOMY = "ekman"
 DIMENSIONS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "valence")
@@ -40,7 +40,7 @@ def _number(path: Path, line: int, column: str, cell: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-def read(path: Path, *, dimensions: str | Sequence[str] | None = None) -> Iterator[Example]:
+def read(path: Path, *, dimensions: str | Sequence[str] | None = None) -> Iterator[DatasetRow]:
     """Stream headline examples with per-worker ratings from the Snow 2008 folder.
 
     ``path`` is the folder, its ``headlines.tsv``, or one ``<dimension>.standardized.tsv`` (which then
@@ -77,7 +77,7 @@ def read(path: Path, *, dimensions: str | Sequence[str] | None = None) -> Iterat
     return _read_headlines(headlines, ratings)
 
 
-def _read_headlines(path: Path, ratings: dict[str, dict[str, dict[str, Any]]]) -> Iterator[Example]:
+def _read_headlines(path: Path, ratings: dict[str, dict[str, dict[str, Any]]]) -> Iterator[DatasetRow]:
     rows = iter_tsv(path, quoted=False)
     header_line, header = next(rows, (1, []))
     if [name.strip().lower() for name in header] != ["id", "headline"]:
@@ -93,7 +93,7 @@ def _read_headlines(path: Path, ratings: dict[str, dict[str, dict[str, Any]]]) -
             "scales": {dim: SCALES[dim] for dim in per_dim},
             "source_line": line,
         }
-        yield Example(
+        yield DatasetRow(
             id=item_id, text=text, emotions=None, intensity=None, cause=None, taxonomy=TAXONOMY, split="all", meta=meta
         )
 

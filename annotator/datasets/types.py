@@ -1,4 +1,4 @@
-"""The common record every dataset reader yields: :class:`Example` (and its :class:`CauseSpan`)."""
+"""The common record every dataset reader yields: :class:`DatasetRow` (and its :class:`CauseSpan`)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,12 @@ class CauseSpan:
 
 
 @dataclass(frozen=True)
-class Example:
+class DatasetRow:
     """One text with its gold emotion annotation, as read from a public dataset.
+
+    Not a training example: :mod:`annotator.datasets.convert` turns rows into training records (JSON
+    objects), which ``models.training.data.example_from_dict`` reads as ``models.tasks.base.Example``;
+    that JSON record is the one seam between the two packages.
 
     ``emotions`` is ``None`` when the row carries no emotion label and ``()`` when the dataset says
     "no emotion" without having a ``neutral`` class (SemEval E-c all-zero rows). ``meta`` holds everything

@@ -44,13 +44,12 @@ from annotator.label.adapters import (
     AdapterChoice,
     adapter_meta,
     adapter_row_values,
-    base_spec,
     promote_adapter,
     resolve_adapter,
-    resolve_device,
 )
 from annotator.label.thresholds import Thresholds, decided
 from annotator.retrain.gate import GateDecision, GatePolicy, decide
+from annotator.retrain.training import TrainOptions, onepass_config, sft_config
 from annotator.settings import Settings, get_settings
 from annotator.states import AdapterStatus, Decision, JobKind, RunState
 from annotator.tables import Adapter, Project, TrainingRun, utcnow
@@ -91,6 +90,12 @@ class RetrainParams:
     def policy(self) -> GatePolicy:
         """The promotion gate these params describe."""
         return GatePolicy(primary=self.primary_metric, margin=self.margin, tolerance=self.tolerance)
+
+    def train_options(self, project: str, holdout: float) -> TrainOptions:
+        """The training options of this retraining (the same options ``annotator train`` takes)."""
+        return TrainOptions(max_steps=self.sft_steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                            seed=self.seed, device=self.device, eval_fraction=holdout, frozen_layers=0,
+                            run_name=f"retrain-{_safe(project)}", progress=False)
 
 
 def retrain_params(overrides: dict[str, Any] | None, settings: Settings | None = None) -> RetrainParams:
@@ -281,22 +286,13 @@ def _train_onepass(project: str, labels: tuple[str, ...], examples: Sequence["Ex
                    start: AdapterChoice) -> tuple[Path, dict[str, Any]]:
     from models.adapters import head_taxonomies
     from models.onepass.train import fit_onepass, save_onepass
-    from models.training.config import ModelConfig, OnePassConfig, ReadoutConfig, TrainConfig
 
-
-    settings = get_settings()
     heads = head_taxonomies(Path(start.path)) if start.path else {}
     head = next((name for name, own in heads.items() if set(own) == set(labels)), f"project-{_safe(project)}")
     tagged = [dataclasses.replace(e, taxonomy=head) for e in examples]
     rejected = [dataclasses.replace(p.rejected, taxonomy=head) for p in pairs]
-    cfg = OnePassConfig(
-        readout=ReadoutConfig(taxonomies={head: labels}, frozen_layers=0, holdout_fraction=0.1,
-                              preference_weight=params.preference_weight),
-        train=TrainConfig(output_dir=settings.adapters_dir / _safe(project), learning_rate=params.learning_rate,
-                          max_steps=params.sft_steps, batch_size=params.batch_size, seed=params.seed,
-                          run_name=f"retrain-{_safe(project)}", progress=False),
-        model=ModelConfig(base=base_spec(), cache_dir=settings.cache_dir, device=resolve_device(params.device)),
-    )
+    cfg = onepass_config(params.train_options(project, holdout=0.1), {head: labels}, _out_dir(project),
+                         preference_weight=params.preference_weight)
     fitted = fit_onepass(cfg, tagged, init_adapter=Path(start.path) if start.path else None, rejected=rejected)
     metrics: dict[str, Any] = {"sft_steps": fitted.meta["steps"], "sft_seconds": fitted.meta["train_seconds"],
                                "sft_loss_first": fitted.meta["losses"][0], "sft_loss_last": fitted.meta["losses"][-1],
@@ -310,26 +306,16 @@ def _train_onepass(project: str, labels: tuple[str, ...], examples: Sequence["Ex
 def _train_instruction(project: str, labels: tuple[str, ...], examples: Sequence["Example"],
                        pairs: Sequence["PreferencePair"], params: RetrainParams,
                        start: AdapterChoice) -> tuple[Path, dict[str, Any]]:
-    from models.training.config import DataConfig, ModelConfig, SFTConfig, TrainConfig
     from models.training.dpo import DPOConfig, fit_dpo
     from models.training.sft import fit, save_adapter
 
-
-    settings = get_settings()
-    device = resolve_device(params.device)
-    cfg = SFTConfig(
-        data=DataConfig(train_file=Path("-"), labels=labels, eval_fraction=0.0),
-        train=TrainConfig(output_dir=settings.adapters_dir / _safe(project), learning_rate=params.learning_rate,
-                          max_steps=params.sft_steps, batch_size=params.batch_size, seed=params.seed,
-                          run_name=f"retrain-{_safe(project)}", progress=False),
-        model=ModelConfig(base=base_spec(), cache_dir=settings.cache_dir, device=device),
-    )
+    cfg = sft_config(params.train_options(project, holdout=0.0), labels, _out_dir(project))
     fitted = fit(cfg, examples, init_adapter=Path(start.path) if start.path else None)
     metrics: dict[str, Any] = {"sft_steps": fitted.meta["steps"], "sft_seconds": fitted.meta["train_seconds"],
                                "sft_loss_first": fitted.meta["losses"][0], "sft_loss_last": fitted.meta["losses"][-1]}
     if params.dpo_steps and pairs:
         dpo_cfg = DPOConfig(beta=params.dpo_beta, learning_rate=params.dpo_learning_rate, max_steps=params.dpo_steps,
-                            batch_size=params.batch_size, seed=params.seed, device=device, progress=False)
+                            batch_size=params.batch_size, seed=params.seed, device=cfg.model.device, progress=False)
         dpo_metrics = fit_dpo(fitted.model, fitted.prompter, pairs, dpo_cfg)
         metrics.update({k: v for k, v in dpo_metrics.items() if k != "dpo_losses"})
     meta = {**fitted.meta, "kind": "sft+dpo" if "dpo_loss_last" in metrics else "sft", "retrain": metrics,
@@ -337,6 +323,11 @@ def _train_instruction(project: str, labels: tuple[str, ...], examples: Sequence
     path = save_adapter(fitted.model, cfg.train.output_dir, cfg.train.run_name, meta,
                         half=cfg.train.half_precision_weights)
     return path, metrics
+
+
+def _out_dir(project: str) -> Path:
+    """Where a project's retrained adapters are written."""
+    return get_settings().adapters_dir / _safe(project)
 
 
 def evaluate(adapter_path: Path | None, gold: Sequence["Example"], labels: Sequence[str],

@@ -14,13 +14,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from annotator.datasets import available_formats, detect_format, read_dataset
 from annotator.datasets.convert import Skipped, training_records
 from annotator.label.adapters import base_spec, resolve_device
 from annotator.settings import get_settings
 from annotator.taxonomy import Taxonomy, get_taxonomy
+
+if TYPE_CHECKING:
+    from models.training.config import ModelConfig, OnePassConfig, SFTConfig, TrainConfig
 
 log = logging.getLogger("annotator.training")
 
@@ -179,6 +182,41 @@ def run_training(request: TrainRequest, run_dir: Path | None = None) -> Path:
     return path
 
 
+def train_config(options: TrainOptions, out_dir: Path) -> tuple["TrainConfig", "ModelConfig"]:
+    """The one translation of :class:`TrainOptions` into ``models.training.config``'s loop and model configs."""
+    from models.training.config import ModelConfig, TrainConfig
+
+    train = TrainConfig(output_dir=out_dir, learning_rate=options.learning_rate, epochs=options.epochs,
+                        max_steps=options.max_steps, max_seconds=options.max_seconds, batch_size=options.batch_size,
+                        seed=options.seed, run_name=options.run_name, progress=options.progress,
+                        background_per_example=options.negatives_per_example,
+                        half_precision_weights=options.fp16_weights)
+    model = ModelConfig(base=base_spec(), cache_dir=get_settings().cache_dir, device=resolve_device(options.device),
+                        lora_r=options.lora_r, lora_alpha=options.lora_alpha)
+    return train, model
+
+
+def onepass_config(options: TrainOptions, taxonomies: dict[str, tuple[str, ...]], out_dir: Path,
+                   preference_weight: float = 0.0) -> "OnePassConfig":
+    """A one-pass run: a head per taxonomy, the cause pointer, the options' loop (and the EmPO term's weight)."""
+    from models.training.config import OnePassConfig, ReadoutConfig
+
+    train, model = train_config(options, out_dir)
+    readout = ReadoutConfig(taxonomies=dict(taxonomies), frozen_layers=options.frozen_layers,
+                            head_learning_rate=options.head_learning_rate, holdout_fraction=options.eval_fraction,
+                            checkpoint_every=options.checkpoint_every, preference_weight=preference_weight)
+    return OnePassConfig(readout=readout, train=train, model=model)
+
+
+def sft_config(options: TrainOptions, labels: tuple[str, ...], out_dir: Path) -> "SFTConfig":
+    """An instruction-readout run (LoRA SFT of the prompt readout) on one taxonomy."""
+    from models.training.config import DataConfig, SFTConfig
+
+    train, model = train_config(options, out_dir)
+    return SFTConfig(data=DataConfig(train_file=Path("-"), labels=labels, eval_fraction=options.eval_fraction),
+                     train=train, model=model)
+
+
 def train_adapter(records: Sequence[dict[str, Any]], taxonomies: dict[str, tuple[str, ...]], out_dir: Path,
                   options: TrainOptions, work_dir: Path | None = None) -> Path:
     """Train an adapter on training records and write ``out_dir/<version>/``; returns that folder.
@@ -186,32 +224,18 @@ def train_adapter(records: Sequence[dict[str, Any]], taxonomies: dict[str, tuple
     ``onepass`` (default): LoRA on the upper layers plus a head per taxonomy and the cause pointer,
     resumable from ``work_dir``. ``instruction``: LoRA SFT of the prompt readout (one taxonomy).
     """
-    from models.training.config import DataConfig, ModelConfig, OnePassConfig, ReadoutConfig, SFTConfig, TrainConfig
     from models.training.data import example_from_dict
 
     if not records:
         raise ValueError("no training examples: the datasets had no field usable for this taxonomy")
-    settings = get_settings()
-    train = TrainConfig(output_dir=out_dir, learning_rate=options.learning_rate, epochs=options.epochs,
-                        max_steps=options.max_steps, max_seconds=options.max_seconds, batch_size=options.batch_size,
-                        seed=options.seed, run_name=options.run_name, progress=options.progress,
-                        background_per_example=options.negatives_per_example,
-                        half_precision_weights=options.fp16_weights)
-    model = ModelConfig(base=base_spec(), cache_dir=settings.cache_dir, device=resolve_device(options.device),
-                        lora_r=options.lora_r, lora_alpha=options.lora_alpha)
     examples = [example_from_dict(record) for record in records]
     if options.max_examples is not None:
         examples = examples[: options.max_examples]
     if options.readout == "instruction":
         from models.training.sft import train as train_sft
 
-        (name, labels), = taxonomies.items()
-        cfg = SFTConfig(data=DataConfig(train_file=Path("-"), labels=labels, eval_fraction=options.eval_fraction),
-                        train=train, model=model)
-        return train_sft(cfg, examples)
+        (_, labels), = taxonomies.items()
+        return train_sft(sft_config(options, labels, out_dir), examples)
     from models.onepass.train import train_onepass
 
-    readout = ReadoutConfig(taxonomies=dict(taxonomies), frozen_layers=options.frozen_layers,
-                            head_learning_rate=options.head_learning_rate, holdout_fraction=options.eval_fraction,
-                            checkpoint_every=options.checkpoint_every)
-    return train_onepass(OnePassConfig(readout=readout, train=train, model=model), examples, work_dir=work_dir)
+    return train_onepass(onepass_config(options, taxonomies, out_dir), examples, work_dir=work_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotator.datasets import CauseSpan, Example, read_dataset
+from annotator.datasets import CauseSpan, DatasetRow, read_dataset
 from annotator.datasets.convert import Skipped, assign_split, map_emotions, to_training_record, training_records
 from annotator.taxonomy import get_taxonomy
 from models.training.data import example_from_dict
@@ -35,10 +35,10 @@ def test_map_emotions(emotions, source, target, expected):
     assert map_emotions(emotions, source, target, labels) == expected
 
 
-def _example(**kw) -> Example:
+def _example(**kw) -> DatasetRow:
     base = dict(id="x", text="I lost my keys today", emotions=None, intensity=None, cause=None,
                 taxonomy="ekman_neutral", split="train")
-    return Example(**{**base, **kw})
+    return DatasetRow(**{**base, **kw})
 
 
 def test_reccon_without_span_means_no_cause_but_gne_stays_unannotated():

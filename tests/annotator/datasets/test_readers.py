@@ -14,7 +14,7 @@ from annotator.datasets import (
     FORMATS,
     CauseSpan,
     DatasetFormatError,
-    Example,
+    DatasetRow,
     available_formats,
     dataset_taxonomy,
     detect_format,
@@ -40,7 +40,7 @@ def shared(folder: str) -> Path:
     return path
 
 
-def check_examples(examples: Iterable[Example]) -> list[Example]:
+def check_examples(examples: Iterable[DatasetRow]) -> list[DatasetRow]:
     """The invariants every reader must keep; returns the examples as a list."""
     examples = list(examples)
     ids = [example.id for example in examples]
@@ -73,19 +73,19 @@ def write_lines(path: Path, lines: list[str]) -> Path:
 
 
 def test_example_validates_cause_intensity_and_labels() -> None:
-    ok = Example("1", "I love rain", ("joy",), 0.5, CauseSpan(7, 11, "rain"), "ekman", "train")
-    assert hash(ok) == hash(Example("1", "I love rain", ("joy",), 0.5, CauseSpan(7, 11, "rain"), "ekman", "train"))
+    ok = DatasetRow("1", "I love rain", ("joy",), 0.5, CauseSpan(7, 11, "rain"), "ekman", "train")
+    assert hash(ok) == hash(DatasetRow("1", "I love rain", ("joy",), 0.5, CauseSpan(7, 11, "rain"), "ekman", "train"))
     with pytest.raises(ValueError, match="not the text at those offsets"):
-        Example("1", "I love rain", ("joy",), None, CauseSpan(0, 4, "rain"), "ekman", "train")
+        DatasetRow("1", "I love rain", ("joy",), None, CauseSpan(0, 4, "rain"), "ekman", "train")
     with pytest.raises(ValueError, match="within"):
-        Example("1", "x", None, 1.5, None, "ekman", "train")
+        DatasetRow("1", "x", None, 1.5, None, "ekman", "train")
     with pytest.raises(ValueError, match="lower-case"):
-        Example("1", "x", ("Joy",), None, None, "ekman", "train")
+        DatasetRow("1", "x", ("Joy",), None, None, "ekman", "train")
     with pytest.raises(ValueError):
         CauseSpan(3, 1, "")
     with pytest.raises(ValueError):
         CauseSpan(0, 2, "abc")
-    assert Example("1", "x", ["joy"], None, None, "ekman", "train").emotions == ("joy",)  # type: ignore[arg-type]
+    assert DatasetRow("1", "x", ["joy"], None, None, "ekman", "train").emotions == ("joy",)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------- goemotions
