@@ -12,7 +12,7 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, func, insert, select, update
+from sqlalchemy import Connection, DateTime, Text, cast, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from annotator.bloom import BloomFilter
@@ -545,3 +545,135 @@ def upsert_annotations(db: Session, rows: Sequence[Mapping[str, Any]], source: s
                 updated += 1
         db.flush()
     return inserted, updated
+
+
+# --- reads several links share (review, agreement, consensus, status) ------------------------------------
+
+
+def accepted_annotations(db: Session, project_id: int) -> Sequence[Any]:
+    """Every accepted annotation of the project (item, annotator, labels, cause, what it corrected), in
+    (item, annotator) order."""
+    return db.execute(
+        select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
+               Annotation.intensities, Annotation.cause_start, Annotation.cause_end, Annotation.cause_text,
+               Annotation.based_on_adapter)
+        .join(Item, Item.id == Annotation.item_id)
+        .where(Item.project_id == project_id, Annotation.status == AnnotationStatus.ACCEPTED)
+        .order_by(Annotation.item_id, Annotation.annotator)
+    ).all()
+
+
+def _annotated_item_ids(project_id: int) -> Any:
+    return select(Annotation.item_id).join(Item, Item.id == Annotation.item_id).where(
+        Item.project_id == project_id, Annotation.status == AnnotationStatus.ACCEPTED)
+
+
+def annotated_item_texts(db: Session, project_id: int) -> dict[int, str]:
+    """The text of every item of the project with an accepted annotation, by item id."""
+    return {i: t for i, t in db.execute(select(Item.id, Item.text).where(Item.id.in_(_annotated_item_ids(project_id))))}
+
+
+def annotated_item_predictions(db: Session, project_id: int, version: str) -> Sequence[Any]:
+    """The predictions of ``version`` for the project's items that have an accepted annotation."""
+    return db.execute(
+        select(Prediction.item_id, Prediction.emotions, Prediction.intensity, Prediction.intensities,
+               Prediction.cause_start, Prediction.cause_end)
+        .where(Prediction.adapter_version == version, Prediction.item_id.in_(_annotated_item_ids(project_id)))
+    ).all()
+
+
+def corrected_predictions(db: Session, project_id: int) -> Sequence[Any]:
+    """Every prediction of the project an accepted annotation says it corrected (``based_on_adapter``)."""
+    return db.execute(
+        select(Prediction.item_id, Prediction.adapter_version, Prediction.emotions, Prediction.intensity,
+               Prediction.cause_start, Prediction.cause_end)
+        .join(Item, Item.id == Prediction.item_id)
+        .where(Item.project_id == project_id,
+               select(Annotation.id).where(Annotation.item_id == Prediction.item_id,
+                                           Annotation.based_on_adapter == Prediction.adapter_version,
+                                           Annotation.status == AnnotationStatus.ACCEPTED).exists())
+    ).all()
+
+
+def prediction_scores_newest_first(db: Session, project_id: int) -> Iterable[Any]:
+    """(item id, adapter version, emotions as raw JSON text) of every prediction of the project, by item and
+    newest first within an item; streamed, so 100k items stay in a few MB."""
+    return db.execute(
+        select(Prediction.item_id, Prediction.adapter_version, cast(Prediction.emotions, Text))
+        .join(Item, Item.id == Prediction.item_id)
+        .where(Item.project_id == project_id)
+        .order_by(Prediction.item_id, Prediction.created_at.desc(), Prediction.id.desc())
+        .execution_options(yield_per=5000)
+    )
+
+
+def newest_prediction_version(db: Session, project_id: int) -> str | None:
+    """The adapter version of the project's newest prediction, if any."""
+    return db.scalar(
+        select(Prediction.adapter_version).join(Item, Item.id == Prediction.item_id)
+        .where(Item.project_id == project_id).order_by(Prediction.created_at.desc(), Prediction.id.desc()).limit(1)
+    )
+
+
+def _annotated_by(annotator: str) -> Any:
+    return exists().where(Annotation.item_id == Item.id, Annotation.annotator == annotator)
+
+
+def least_confident_unannotated(db: Session, project_id: int, version: str, annotator: str,
+                                limit: int) -> Sequence[Any]:
+    """(item, prediction of ``version``) for items ``annotator`` has not annotated, least confident first."""
+    return db.execute(
+        select(Item, Prediction).join(Prediction, Prediction.item_id == Item.id)
+        .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator))
+        .order_by(Prediction.confidence.asc().nulls_first(), Item.id).limit(limit)
+    ).all()
+
+
+def items_annotated_by_others(db: Session, project_id: int, annotator: str) -> Sequence[Item]:
+    """Items someone else has an accepted annotation of and ``annotator`` has none, in id order."""
+    others = exists().where(Annotation.item_id == Item.id, Annotation.annotator != annotator,
+                            Annotation.status == AnnotationStatus.ACCEPTED)
+    return db.scalars(select(Item).where(Item.project_id == project_id, others, ~_annotated_by(annotator))
+                      .order_by(Item.id)).all()
+
+
+def predictions_of_version(db: Session, item_ids: Sequence[int], version: str | None) -> dict[int, Prediction]:
+    """The prediction of ``version`` of each of the items that has one, by item id."""
+    if version is None or not item_ids:
+        return {}
+    rows = db.scalars(select(Prediction).where(Prediction.item_id.in_(list(item_ids)),
+                                               Prediction.adapter_version == version))
+    return {p.item_id: p for p in rows}
+
+
+def annotation_of(db: Session, item_id: int, annotator: str) -> Annotation | None:
+    """``annotator``'s annotation of an item, if any."""
+    return db.scalar(select(Annotation).where(Annotation.item_id == item_id, Annotation.annotator == annotator))
+
+
+def count_annotations_by(db: Session, project_id: int, annotator: str) -> int:
+    """How many items of the project ``annotator`` has annotated."""
+    return db.scalar(
+        select(func.count()).select_from(Annotation).join(Item, Item.id == Annotation.item_id)
+        .where(Item.project_id == project_id, Annotation.annotator == annotator)
+    ) or 0
+
+
+def items_by_external_id(db: Session, project_id: int, external_ids: Iterable[str]) -> dict[str, Item]:
+    """The project's items with these external ids, by external id."""
+    rows = db.execute(select(Item.external_id, Item).where(Item.project_id == project_id,
+                                                           Item.external_id.in_(list(external_ids))))
+    return {ext: item for ext, item in rows if ext is not None}
+
+
+def ingest_error_reasons(db: Session, project_id: int) -> dict[str, int]:
+    """How many rejected rows the project's ingests kept, by reason."""
+    rows = db.execute(select(IngestError.reason, func.count()).where(IngestError.project_id == project_id)
+                      .group_by(IngestError.reason))
+    return {reason: int(n) for reason, n in rows}
+
+
+def latest_ingest_runs(db: Session, project_id: int, limit: int = 5) -> Sequence[IngestRun]:
+    """The project's newest ingest runs."""
+    return db.scalars(select(IngestRun).where(IngestRun.project_id == project_id)
+                      .order_by(IngestRun.id.desc()).limit(limit)).all()

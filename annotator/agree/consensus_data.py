@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.agree.distance import masi_similarity
@@ -36,8 +36,6 @@ from annotator.db import session_scope
 from annotator.hashing import bytes_hash, content_hash
 from annotator.label.thresholds import Thresholds, decision_thresholds
 from annotator.settings import get_settings
-from annotator.states import AnnotationStatus
-from annotator.tables import Annotation, Item, Prediction
 
 MIN_WEIGHT = 0.05  # an annotator who agrees with no one still counts a little (alpha may be <= 0)
 
@@ -147,15 +145,7 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
 def _corrected_predictions(db: Any, project_id: int, thresholds: Callable[[str], Thresholds]
                            ) -> dict[tuple[int, str], dict[str, Any]]:
     """``{(item, adapter version): original answer}`` for every prediction an annotation says it corrected."""
-    rows = db.execute(
-        select(Prediction.item_id, Prediction.adapter_version, Prediction.emotions, Prediction.intensity,
-               Prediction.cause_start, Prediction.cause_end)
-        .join(Item, Item.id == Prediction.item_id)
-        .where(Item.project_id == project_id,
-               select(Annotation.id).where(Annotation.item_id == Prediction.item_id,
-                                           Annotation.based_on_adapter == Prediction.adapter_version,
-                                           Annotation.status == AnnotationStatus.ACCEPTED).exists())
-    ).all()
+    rows = repo.corrected_predictions(db, project_id)
     out = {}
     for r in rows:
         cause = as_span(r.cause_start, r.cause_end)

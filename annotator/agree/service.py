@@ -29,8 +29,7 @@ from annotator.agree.spans import as_span, span_f1, span_mask, token_offsets
 from annotator.db import session_scope
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
-from annotator.states import AnnotationStatus
-from annotator.tables import Adapter, AgreementReport, Annotation, Item, Prediction, Project, utcnow
+from annotator.tables import AgreementReport, Project, utcnow
 
 HUMAN = "human-human"
 LABELER = "labeler-human"
@@ -85,13 +84,7 @@ class AgreementResult:
 def load_codings(db: Session, project: Project, with_labeler: bool = True) -> ProjectCodings:
     """The accepted annotations of ``project`` as codings, plus (``with_labeler``) the active adapter's
     predictions of the annotated items, decided at the project's thresholds for that adapter."""
-    rows = db.execute(
-        select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
-               Annotation.cause_start, Annotation.cause_end, Annotation.based_on_adapter, Annotation.intensities)
-        .join(Item, Item.id == Annotation.item_id)
-        .where(Item.project_id == project.id, Annotation.status == AnnotationStatus.ACCEPTED)
-        .order_by(Annotation.item_id, Annotation.annotator)
-    ).all()
+    rows = repo.accepted_annotations(db, project.id)
     data = ProjectCodings(labels=list(project.labels), humans=[
         Coding(r.item_id, r.annotator, frozenset(r.emotions or ()), r.intensity, as_span(r.cause_start, r.cause_end),
                _pairs(r.intensities))
@@ -100,18 +93,13 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
     for r in rows:
         if r.based_on_adapter:
             data.based_on.setdefault(r.item_id, []).append(r.based_on_adapter)
-    annotated = select(Annotation.item_id).join(Item, Item.id == Annotation.item_id).where(
-        Item.project_id == project.id, Annotation.status == AnnotationStatus.ACCEPTED)
-    data.texts = dict(db.execute(select(Item.id, Item.text).where(Item.id.in_(annotated))).all())
-    if with_labeler and project.active_adapter_id is not None:
-        version = db.scalar(select(Adapter.version).where(Adapter.id == project.active_adapter_id))
+    data.texts = repo.annotated_item_texts(db, project.id)
+    active = repo.active_adapter(db, project) if with_labeler else None
+    if active is not None:
+        version = active.version
         if version is not None:
             threshold = decision_thresholds(db, project)(version)
-            preds = db.execute(
-                select(Prediction.item_id, Prediction.emotions, Prediction.intensity, Prediction.cause_start,
-                       Prediction.cause_end, Prediction.intensities)
-                .where(Prediction.adapter_version == version, Prediction.item_id.in_(annotated))
-            ).all()
+            preds = repo.annotated_item_predictions(db, project.id, version)
             data.labeler_version = version
             data.labeler = [predicted_coding(p.item_id, f"labeler:{version}", p.emotions, p.intensity,
                                              as_span(p.cause_start, p.cause_end), threshold, p.intensities)
@@ -200,6 +188,12 @@ def pairwise_span_f1(codings: Sequence[Coding], texts: dict[int, str]) -> dict[s
                 exact += a.cause == b.cause
     n = len(scores)
     return {"span_f1": sum(scores) / n if n else None, "span_exact": exact / n if n else None, "span_pairs": n}
+
+
+def agreement_reports(db: Session, project_id: int) -> Sequence[AgreementReport]:
+    """Every agreement figure recorded for the project, oldest first."""
+    return db.scalars(select(AgreementReport).where(AgreementReport.project_id == project_id)
+                      .order_by(AgreementReport.created_at, AgreementReport.id)).all()
 
 
 def latest_reports(db: Session, project_id: int) -> list[AgreementReport]:

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.db import session_scope
@@ -91,9 +91,8 @@ def _store(engine: Engine, project_id: int, labels: frozenset[str], id_field: st
     if not records:
         return
     with session_scope(engine) as db:
-        ids = {_external_id(r.fields, id_field) for r in records if r.fields is not None} - {None}
-        items = {ext: item for ext, item in db.execute(select(Item.external_id, Item).where(
-            Item.project_id == project_id, Item.external_id.in_(ids))).all() if ext is not None}
+        ids = {ext for r in records if r.fields is not None and (ext := _external_id(r.fields, id_field)) is not None}
+        items = repo.items_by_external_id(db, project_id, ids)
         good: list[dict[str, Any]] = []
         bad: list[Record] = []
         for record in records:

@@ -14,17 +14,17 @@ from itertools import groupby
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from annotator import repo
 from annotator.agree.consensus import from_humans, from_machine, pick_prediction
 from annotator.agree.distance import masi_similarity
+from annotator.agree.service import agreement_reports
 from annotator.jobs.service import list_jobs
 from annotator.label.adapters import active_adapter
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.states import AnnotationStatus
-from annotator.tables import AgreementReport, Annotation, Item, Job, Prediction, Project
+from annotator.tables import Annotation, Item, Job, Prediction, Project
 
 REVIEW_ORDERS = ("confidence", "disagreement")
 
@@ -59,24 +59,12 @@ def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
     active = active_adapter(db, project)
     preferred = active.version if active else None
     humans: dict[int, list[Any]] = defaultdict(list)
-    for row in db.execute(
-        select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
-               Annotation.cause_start, Annotation.cause_end, Annotation.cause_text)
-        .join(Item, Item.id == Annotation.item_id)
-        .where(Item.project_id == project.id, Annotation.status == AnnotationStatus.ACCEPTED)
-    ):
+    for row in repo.accepted_annotations(db, project.id):
         humans[row.item_id].append(row)
     counts: Counter[tuple[str, str]] = Counter()
     for given in humans.values():
         counts.update((label, "human") for label in from_humans(given).emotions)
-    predictions = db.execute(
-        select(Prediction.item_id, Prediction.adapter_version, cast(Prediction.emotions, Text))
-        .join(Item, Item.id == Prediction.item_id)
-        .where(Item.project_id == project.id)
-        .order_by(Prediction.item_id, Prediction.created_at.desc(), Prediction.id.desc())
-        .execution_options(yield_per=5000)
-    )
-    for item_id, rows in groupby(predictions, key=lambda r: r[0]):
+    for item_id, rows in groupby(repo.prediction_scores_newest_first(db, project.id), key=lambda r: r[0]):
         if item_id in humans:
             continue
         chosen = pick_prediction(list(rows), preferred, version_of=lambda r: r[1])  # rows: newest first
@@ -100,10 +88,7 @@ def job_progress(db: Session, project_name: str, limit: int = 20, kind: str | No
 
 
 def _jobs(db: Session, project_id: int, limit: int, kind: str | None) -> list[Job]:
-    if kind is None:
-        return list_jobs(db, project_id, limit=limit)
-    return list(db.scalars(select(Job).where(Job.project_id == project_id, Job.kind == kind)
-                           .order_by(Job.id.desc()).limit(limit)))
+    return list_jobs(db, project_id, limit=limit, kind=kind)
 
 
 # --- review queue -------------------------------------------------------------------------------
@@ -132,10 +117,7 @@ def reference_version(db: Session, project: Project) -> str | None:
     active = active_adapter(db, project)
     if active is not None:
         return active.version
-    return db.scalar(
-        select(Prediction.adapter_version).join(Item, Item.id == Prediction.item_id)
-        .where(Item.project_id == project.id).order_by(Prediction.created_at.desc(), Prediction.id.desc()).limit(1)
-    )
+    return repo.newest_prediction_version(db, project.id)
 
 
 def review_queue(db: Session, project_name: str, annotator: str, order: str = "confidence",
@@ -151,30 +133,22 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
     project = repo.get_project_or_raise(db, project_name)
     version = reference_version(db, project)
     threshold = decision_thresholds(db, project)(version)
-    mine = exists().where(Annotation.item_id == Item.id, Annotation.annotator == annotator)
     if order == "confidence":
         if version is None:
             return []
-        rows = db.execute(
-            select(Item, Prediction).join(Prediction, Prediction.item_id == Item.id)
-            .where(Item.project_id == project.id, Prediction.adapter_version == version, ~mine)
-            .order_by(Prediction.confidence.asc().nulls_first(), Item.id).limit(limit)
-        ).all()
+        rows = repo.least_confident_unannotated(db, project.id, version, annotator, limit)
         return [_review_item(item, pred, threshold) for item, pred in rows]
-    return _by_disagreement(db, project, annotator, version, threshold, limit, mine)
+    return _by_disagreement(db, project, annotator, version, threshold, limit)
 
 
 def _by_disagreement(db: Session, project: Project, annotator: str, version: str | None, threshold: Thresholds,
-                     limit: int, mine: Any) -> list[ReviewItem]:
-    others = exists().where(Annotation.item_id == Item.id, Annotation.annotator != annotator,
-                            Annotation.status == AnnotationStatus.ACCEPTED)
-    items = db.scalars(select(Item).where(Item.project_id == project.id, others, ~mine).order_by(Item.id)).all()
+                     limit: int) -> list[ReviewItem]:
+    items = repo.items_annotated_by_others(db, project.id, annotator)
     if not items:
         return []
     ids = [item.id for item in items]
     anns = repo.annotations_for_items(db, ids)
-    preds = {p.item_id: p for p in db.scalars(
-        select(Prediction).where(Prediction.item_id.in_(ids), Prediction.adapter_version == version))}
+    preds = repo.predictions_of_version(db, ids, version)
     scored = []
     for item in items:
         accepted = [a for a in anns[item.id] if a.status == AnnotationStatus.ACCEPTED]
@@ -216,7 +190,7 @@ def review_item(db: Session, project_name: str, item_id: int) -> ReviewItem:
     if item is None or item.project_id != project.id:
         raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
     version = reference_version(db, project)
-    pred = db.scalar(select(Prediction).where(Prediction.item_id == item_id, Prediction.adapter_version == version))
+    pred = repo.predictions_of_version(db, [item_id], version).get(item_id)
     return _review_item(item, pred, decision_thresholds(db, project)(version))
 
 
@@ -270,7 +244,9 @@ def save_correction(db: Session, project_name: str, item_id: int, annotator: str
         "based_on_adapter": based_on_adapter, "lead_time": lead_time,
     }
     repo.upsert_annotations(db, [row], "dashboard")
-    return db.scalars(select(Annotation).where(Annotation.item_id == item_id, Annotation.annotator == annotator)).one()
+    saved = repo.annotation_of(db, item_id, annotator)
+    assert saved is not None  # just upserted in this transaction
+    return saved
 
 
 def project_labels(db: Session, project_name: str) -> list[str]:
@@ -280,11 +256,7 @@ def project_labels(db: Session, project_name: str) -> list[str]:
 
 def annotations_by(db: Session, project_name: str, annotator: str) -> int:
     """How many items of the project ``annotator`` has annotated."""
-    project = repo.get_project_or_raise(db, project_name)
-    return db.scalar(
-        select(func.count()).select_from(Annotation).join(Item, Item.id == Annotation.item_id)
-        .where(Item.project_id == project.id, Annotation.annotator == annotator)
-    ) or 0
+    return repo.count_annotations_by(db, repo.get_project_or_raise(db, project_name).id, annotator)
 
 
 # --- agreement ----------------------------------------------------------------------------------
@@ -292,11 +264,7 @@ def annotations_by(db: Session, project_name: str, annotator: str) -> int:
 
 def agreement_history(db: Session, project_name: str) -> list[dict[str, Any]]:
     """Every agreement figure recorded for the project, oldest first (field, coders, value, CI, n, time)."""
-    project = repo.get_project_or_raise(db, project_name)
-    reports = db.scalars(
-        select(AgreementReport).where(AgreementReport.project_id == project.id)
-        .order_by(AgreementReport.created_at, AgreementReport.id)
-    ).all()
+    reports = agreement_reports(db, repo.get_project_or_raise(db, project_name).id)
     return [
         {"field": r.field, "coders": r.coders, "metric": r.metric, "value": r.value, "ci_low": r.ci_low,
          "ci_high": r.ci_high, "n_items": r.n_items, "n_coders": r.n_coders, "created_at": r.created_at}

@@ -89,12 +89,20 @@ def get_job(db: Session, job_id: int) -> Job:
     return job
 
 
-def list_jobs(db: Session, project_id: int | None = None, limit: int = 50) -> list[Job]:
-    """The newest jobs first, optionally of one project."""
+def list_jobs(db: Session, project_id: int | None = None, limit: int = 50, kind: str | None = None) -> list[Job]:
+    """The newest jobs first, optionally of one project and of one kind."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
     if project_id is not None:
         query = query.where(Job.project_id == project_id)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
     return list(db.scalars(query))
+
+
+def job_in_flight(db: Session, project_id: int, kind: JobKind) -> bool:
+    """Whether a job of this kind is queued or running for the project."""
+    return db.scalar(select(Job.id).where(Job.project_id == project_id, Job.kind == kind,
+                                          Job.state.in_((JobState.QUEUED, JobState.RUNNING))).limit(1)) is not None
 
 
 def wait_for_job(engine: Engine, job_id: int, interval: float = 0.5,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.db import session_scope
-from annotator.tables import IngestError, IngestRun
 
 
 def project_status(engine: Engine, project_name: str) -> dict[str, Any]:
@@ -18,15 +17,8 @@ def project_status(engine: Engine, project_name: str) -> dict[str, Any]:
         counts = repo.project_counts(db, project.id)
         adapter = repo.active_adapter(db, project)
         active = adapter.version if adapter is not None else None
-        reasons = dict(
-            db.execute(
-                select(IngestError.reason, func.count()).where(IngestError.project_id == project.id)
-                .group_by(IngestError.reason)
-            ).all()
-        )
-        runs = db.scalars(
-            select(IngestRun).where(IngestRun.project_id == project.id).order_by(IngestRun.id.desc()).limit(5)
-        ).all()
+        reasons = repo.ingest_error_reasons(db, project.id)
+        runs = repo.latest_ingest_runs(db, project.id)
         return {
             "project": project.name,
             "taxonomy": project.taxonomy,

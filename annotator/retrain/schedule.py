@@ -19,9 +19,10 @@ from sqlalchemy import Engine, select
 
 from annotator import repo
 from annotator.db import session_scope
+from annotator.jobs.service import job_in_flight
 from annotator.settings import Settings, get_settings
-from annotator.states import JobState, RunState
-from annotator.tables import Job, Project, TrainingRun
+from annotator.states import JobKind, RunState
+from annotator.tables import TrainingRun
 
 CRON_TASK = "worker.retrain.cron"  # calls cron_retrain(engine)
 CHECK_TASK = "worker.retrain.check_new_items"  # calls check_new_items(engine)
@@ -71,8 +72,7 @@ def retrain_in_flight(engine: Engine, project: str) -> bool:
     """Whether a retraining of the project is queued or running."""
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
-        return db.scalar(select(Job.id).where(Job.project_id == proj.id, Job.kind == "retrain",
-                                              Job.state.in_((JobState.QUEUED, JobState.RUNNING))).limit(1)) is not None
+        return job_in_flight(db, proj.id, JobKind.RETRAIN)
 
 
 def retrain_due(engine: Engine, project: str, min_new: int) -> bool:
@@ -85,7 +85,7 @@ def start_due(engine: Engine, min_new: int) -> list[int]:
     from annotator.retrain.job import start_retrain
 
     with session_scope(engine) as db:
-        names = list(db.scalars(select(Project.name).order_by(Project.name)))
+        names = sorted(repo.project_names(db).values())
     return [start_retrain(engine, name, wait=False) for name in names if retrain_due(engine, name, min_new)]
 
 
