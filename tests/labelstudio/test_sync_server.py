@@ -239,3 +239,35 @@ def test_webhook_receives_annotations(engine, ls_settings, labelstudio, annotato
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_intensity_per_emotion_round_trips_through_label_studio(engine, ls_settings, labelstudio):
+    """Pre-labels carry each chosen emotion's intensity into Label Studio (a Number per emotion, shown while
+    that emotion is chosen), and an annotator's per-emotion intensities come back exactly."""
+    ids = seed(engine, "levels", 3)
+    with session_scope(engine) as db:  # a one-pass prediction: an intensity for every emotion
+        for pred in db.scalars(select(Prediction).where(Prediction.item_id.in_(ids))):
+            pred.intensities = {label: round(0.1 + 0.1 * k, 2) for k, label in enumerate(EKMAN)}
+    report = push_project(engine, "levels")
+    conn = connect()
+    ls_project = conn.client.projects.get(id=report.ls_project_id)
+    assert 'name="intensity_joy"' in ls_project.label_config and 'whenChoiceValue="joy"' in ls_project.label_config
+    tasks = {t.data[ITEM_ID]: t for t in _ls_tasks(conn, report.ls_project_id)}
+    (pred,) = conn.client.tasks.get(id=str(tasks[ids[0]].id)).predictions
+    chosen = next(r for r in pred.result if r["from_name"] == "emotions")["value"]["choices"]
+    numbers = {r["from_name"]: r["value"]["number"] for r in pred.result if r["type"] == "number"}
+    assert chosen == ["anger"]  # seed: item 0's 0.9 is the first label
+    assert numbers == {"intensity": 0.0, "intensity_anger": 0.1}  # only the chosen emotion's own
+
+    task = tasks[ids[1]]
+    result = _result(task.data["text"], ["joy", "fear"], 0.5) + [
+        {"from_name": "intensity_joy", "to_name": "text", "type": "number", "value": {"number": 0.9}},
+        {"from_name": "intensity_fear", "to_name": "text", "type": "number", "value": {"number": 0.25}},
+        {"from_name": "intensity_sadness", "to_name": "text", "type": "number", "value": {"number": 0.7}},  # unchosen
+    ]
+    conn.client.annotations.create(id=task.id, result=result, lead_time=5.0)
+    assert pull_project(engine, "levels").inserted == 1
+    with session_scope(engine) as db:
+        (got,) = db.scalars(select(Annotation)).all()
+    assert got.status == "accepted" and got.emotions == ["fear", "joy"]  # taxonomy order
+    assert got.intensities == {"joy": 0.9, "fear": 0.25} and got.intensity == 0.5
