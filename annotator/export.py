@@ -88,6 +88,10 @@ def export(engine: Engine, project_name: str, fmt: str, out: Path, include_raw: 
     """Write the project's export to ``out`` (a file for jsonl/csv, a folder for hf)."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(EXPORT_FORMATS)}")
+    if fmt != "hf" and out.is_dir():
+        raise ValueError(f"{out} is a folder; --out for {fmt} names a file (only the hf format writes a folder)")
+    if fmt == "hf" and out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; --out for hf names a folder")
     with session_scope(engine) as db:
         labels = list(repo.get_project_or_raise(db, project_name).labels)
         rows = iter_export_rows(db, project_name, include_raw=include_raw)

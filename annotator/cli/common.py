@@ -23,6 +23,8 @@ err_console = Console(stderr=True)
 
 # Exceptions whose message is written for the user; anything else is a bug and keeps its traceback.
 USER_ERRORS = (DatabaseError, NotFound, SourceError, TaxonomyError, ValueError, FileNotFoundError)
+# A path the user named that is a folder, not a folder, or not theirs to read or write.
+PATH_ERRORS = (IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,10 +42,20 @@ def user_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except PATH_ERRORS as exc:
+            raise fail(path_message(exc)) from None
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def path_message(exc: OSError) -> str:
+    """``<path>: is a directory`` and the like, naming what to pass instead."""
+    what = {IsADirectoryError: "is a folder; pass a file", NotADirectoryError: "is not a folder",
+            PermissionError: "cannot be read or written (permission denied)",
+            FileExistsError: "already exists"}.get(type(exc), exc.strerror or str(exc))
+    return f"{exc.filename}: {what}" if exc.filename else str(exc)
 
 
 def database() -> Engine:
@@ -56,7 +68,7 @@ def report_rejections(reasons: Counter[str], meanings: dict[str, str], errors_ou
     """Print the rejected-{noun}s table and where the rejected {noun}s went (the ingest-errors table, --errors-out)."""
     table = Table("reason", f"{noun}s", "meaning", title=f"rejected {noun}s")
     for reason, n in reasons.most_common():
-        table.add_row(reason, f"{n:,}", meanings.get(reason, ""))
+        table.add_row(escape(reason), f"{n:,}", escape(meanings.get(reason, "")))  # "[start, end]" is text
     console.print(table)
     where = f"written to {errors_out}" if errors_out else "pass --errors-out FILE to get them back"
     console.print(f"rejected {noun}s are kept in the ingest_errors table; {where}")

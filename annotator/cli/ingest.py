@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from annotator.cli.common import console, database, err_console, report_rejections, user_errors
@@ -74,7 +75,8 @@ def ingest_cmd(
                               "to continue where it stopped")
             raise typer.Exit(130) from None
         except SourceError as exc:
-            raise ValueError(f"{path}: {exc} (recorded in the ingest errors)") from None
+            recorded = " (recorded in the ingest errors)" if getattr(exc, "recorded", False) else ""
+            raise ValueError(f"{path}: {exc}{recorded}") from None
     _print_summary(summary, errors_out)
     if summary.rejected:
         raise typer.Exit(1)
@@ -83,7 +85,7 @@ def ingest_cmd(
 def _print_summary(s: IngestSummary, errors_out: Path | None) -> None:
     resumed = f" (resumed after line {s.resumed_from:,})" if s.resumed_from else ""
     console.print(
-        f"{s.source}{resumed}: {s.rows_read:,} rows read in {s.elapsed:.1f}s ({s.rows_per_second:,.0f} rows/s): "
+        f"{escape(s.source)}{resumed}: {s.rows_read:,} rows read in {s.elapsed:.1f}s ({s.rows_per_second:,.0f} rows/s): "
         f"[green]{s.inserted:,} added[/], {s.duplicates:,} duplicates skipped, "
         f"[{'red' if s.rejected else 'green'}]{s.rejected:,} rejected[/]"
     )

@@ -47,7 +47,9 @@ REASONS = {
     "missing_id": "the id field is missing or empty",
     "invalid_id": "the id is not a string or an integer",
     "duplicate_id_conflict": "the id was already ingested with a different text",
-    "malformed_row": "the CSV row has a different number of fields than the header",
+    "malformed_row": "the CSV row has a different number of fields than the header, or is not CSV",
+    "unclosed_quote": "a quoted CSV field never closes (the lines after it are read as rows of their own)",
+    "unreadable_rows": "the Parquet rows could not be decoded (a corrupt data page); the rest is read",
     "missing_column": "the CSV/Parquet file has no such column",
     "unreadable_source": "the file could not be read at all",
 }
@@ -162,6 +164,7 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
         with engine.begin() as conn:
             repo.add_ingest_errors(conn, [error_row(project_id, run_id, print_name, exc.line_number,
                                                      exc.reason, str(exc), exc.raw)])
+        exc.recorded = True  # type: ignore[attr-defined]
         raise
     if replay:
         _replay_errors(engine, project_id, print_name, skip, errors_out)
@@ -218,7 +221,8 @@ def _prepare_all(source: str, fmt: str, options: IngestOptions, skip: int,
                  stream: IO[bytes] | None = None) -> Iterator[Message]:
     batch: list[Record] = []
     size = options.batch_size
-    for record in iter_records(source, fmt, options.text_field, options.id_field, skip=skip, stream=stream):
+    for record in iter_records(source, fmt, options.text_field, options.id_field, skip=skip, stream=stream,
+                               max_chars=options.max_text_chars):
         if record.reason == "header":
             yield record.raw, None
             continue

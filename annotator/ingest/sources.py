@@ -70,9 +70,14 @@ def detect_format(path: str, explicit: str | None = None) -> str:
                 f"unknown format {explicit!r}; use one of: {', '.join(FORMATS)}, "
                 f"or an annotated dataset: {', '.join(dataset_formats())}"
             )
+        if fmt in FORMATS and path != STDIN and Path(path).is_dir():
+            raise SourceError(f"{path} is a folder; pass a {fmt} file (only the annotated-dataset formats read "
+                              "folders)")
         return fmt
     if path == STDIN:
         raise SourceError("reading from stdin needs --format (jsonl or csv)")
+    if Path(path).is_dir():
+        raise SourceError(f"{path} is a folder; pass a file (only the annotated-dataset formats read folders)")
     ext = Path(path).suffix.lower()
     if ext not in _EXTENSIONS:
         raise SourceError(
@@ -99,8 +104,9 @@ def open_binary(path: str) -> IO[bytes]:
 
 
 def excerpt(raw: bytes, limit: int = 200) -> str:
-    """A short, printable excerpt of a raw row (undecodable bytes shown as escapes)."""
-    text = raw[: limit * 4].decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+    """A short, printable excerpt of a raw row (undecodable bytes and NUL shown as escapes: PostgreSQL text
+    cannot hold a NUL)."""
+    text = raw[: limit * 4].decode("utf-8", errors="backslashreplace").rstrip("\r\n").replace("\x00", "\\x00")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -110,6 +116,8 @@ def read_jsonl(stream: IO[bytes], skip: int = 0) -> Iterator[Record]:
     for number, line in enumerate(stream, start=1):
         if number <= skip:
             continue
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a UTF-8 byte order mark is not part of the first row
         if not line.strip():
             continue
         try:
@@ -130,31 +138,63 @@ def read_jsonl(stream: IO[bytes], skip: int = 0) -> Iterator[Record]:
         yield Record(number, line, obj)
 
 
-def _decoded_lines(stream: IO[bytes], bad: list[Record]) -> Iterator[str]:
-    """Decode lines one by one; undecodable lines are diverted to ``bad`` and replaced by nothing."""
-    for number, line in enumerate(stream, start=1):
-        try:
-            yield line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad.append(Record(number, line, reason="undecodable_bytes",
-                              message=f"not valid UTF-8 at byte {exc.start}"))
-            yield ""  # keeps csv's line count aligned with the file
+_CSV_FIELD_LIMIT = 2**31 - 1  # csv's default (131,072 chars) would end the read at one long field
+_QUOTE = ord('"')
+
+
+def _csv_records(stream: IO[bytes], bad: list[Record], max_chars: int) -> Iterator[tuple[int, bytes, str]]:
+    """(first line, raw bytes, text) of each logical CSV record, split where the quotes balance.
+
+    A quoted field may span lines; a record whose quote is still open after ``max_chars`` characters (no
+    text that long is kept anyway) or at the end of the file is an unclosed quote: its first line is
+    rejected and the lines after it are read again as records of their own, so one stray quote never
+    swallows the rest of the file. Undecodable records go to ``bad``.
+    """
+    pending: list[tuple[int, bytes]] = []
+    again: list[tuple[int, bytes]] = []  # lines to read again, ahead of the stream
+    lines = enumerate(stream, start=1)
+    size = 0
+    while True:
+        entry = again.pop(0) if again else next(lines, None)
+        if entry is not None:
+            pending.append(entry)
+            size += len(entry[1])
+            if sum(raw.count(_QUOTE) for _, raw in pending) % 2 == 0:
+                first, raw = pending[0][0], b"".join(r for _, r in pending)
+                pending, size = [], 0
+                try:
+                    yield first, raw, raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    bad.append(Record(first, raw, reason="undecodable_bytes",
+                                      message=f"not valid UTF-8 at byte {exc.start}"))
+                continue
+            if size <= max_chars * 4:  # UTF-8 takes at most 4 bytes a character
+                continue
+        elif not pending:
+            return
+        (first, raw), rest = pending[0], pending[1:]
+        bad.append(Record(first, raw, reason="unclosed_quote",
+                          message="a quoted field is never closed; the row is left out and the lines after it "
+                                  "are read as rows of their own"))
+        again[:0], pending, size = rest, [], 0
 
 
 def read_csv(stream: IO[bytes], text_field: str, id_field: str | None, delimiter: str = ",",
-             skip: int = 0) -> Iterator[Record]:
+             skip: int = 0, max_chars: int = 20000) -> Iterator[Record]:
     """Yield the header (as a record with reason ``header``), then one record per row after line ``skip``.
 
-    Raises SourceError if a named column is missing from the header.
+    Never raises on a bad row: an undecodable line, a row with the wrong number of fields, a row csv cannot
+    parse and a quote that never closes each become a rejected record. Raises SourceError if a named
+    column is missing from the header. A row's number is the line it starts on.
     """
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
     bad: list[Record] = []
-    lines = _decoded_lines(stream, bad)
-    reader = csv.reader(lines, delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
+    records = _csv_records(stream, bad, max_chars)
+    header_entry = next(records, None)
+    if header_entry is None:
         return
-    header_raw = _csv_raw(header, delimiter)
+    header = next(csv.reader([header_entry[2]], delimiter=delimiter), [])
+    header_raw = header_entry[1]
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
     for field, flag in ((text_field, "--text-field"), (id_field, "--id-field")):
@@ -165,15 +205,20 @@ def read_csv(stream: IO[bytes], text_field: str, id_field: str | None, delimiter
             )
     width = len(header)
     yield Record(1, header_raw, reason="header")  # the header, so --errors-out can write it first
-    for row in reader:
+    for number, raw, text in records:
         while bad:
             record = bad.pop(0)
             if record.line_number > skip:
                 yield record
-        number = reader.line_num
-        if number <= skip or not row or (len(row) == 1 and row[0] == ""):
+        if number <= skip:
             continue
-        raw = _csv_raw(row, delimiter)
+        try:
+            row = next(csv.reader([text], delimiter=delimiter), [])
+        except csv.Error as exc:
+            yield Record(number, raw, reason="malformed_row", message=f"not a CSV row: {exc}")
+            continue
+        if not row or (len(row) == 1 and row[0] == ""):
+            continue
         if len(row) != width:
             yield Record(number, raw, reason="malformed_row",
                          message=f"{len(row)} fields where the header has {width}")
@@ -182,12 +227,6 @@ def read_csv(stream: IO[bytes], text_field: str, id_field: str | None, delimiter
     for record in bad:
         if record.line_number > skip:
             yield record
-
-
-def _csv_raw(row: list[str], delimiter: str) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow(row)
-    return buf.getvalue().encode("utf-8")
 
 
 def read_parquet(path: str, text_field: str, id_field: str | None, skip: int = 0,
@@ -207,15 +246,26 @@ def read_parquet(path: str, text_field: str, id_field: str | None, skip: int = 0
                 reason="missing_column", line_number=0, raw=", ".join(names).encode(),
             )
     number = 0
-    for batch in pf.iter_batches(batch_size=batch_rows):
-        if number + batch.num_rows <= skip:
-            number += batch.num_rows
+    for group in range(pf.num_row_groups):
+        rows = pf.metadata.row_group(group).num_rows
+        if number + rows <= skip:
+            number += rows
             continue
-        for row in batch.to_pylist():
-            number += 1
-            if number <= skip:
-                continue
-            yield Record(number, orjson.dumps(row, default=str), row)
+        try:  # a corrupt data page spoils its row group only: those rows are rejected, the rest is read
+            batches = list(pf.iter_batches(batch_size=batch_rows, row_groups=[group]))
+        except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, ... for undecodable pages
+            for n in range(number + 1, number + rows + 1):
+                if n > skip:
+                    yield Record(n, orjson.dumps({"row": n, "row_group": group}), reason="unreadable_rows",
+                                 message=f"row group {group} of the Parquet file cannot be decoded: {exc}")
+            number += rows
+            continue
+        for batch in batches:
+            for row in batch.to_pylist():
+                number += 1
+                if number <= skip:
+                    continue
+                yield Record(number, orjson.dumps(row, default=str), row)
 
 
 def read_annotated_dataset(path: str, fmt: str, skip: int = 0) -> Iterator[Record]:
@@ -239,7 +289,7 @@ def read_annotated_dataset(path: str, fmt: str, skip: int = 0) -> Iterator[Recor
 
 
 def iter_records(path: str, fmt: str, text_field: str, id_field: str | None, skip: int = 0,
-                 stream: IO[bytes] | None = None) -> Iterator[Record]:
+                 stream: IO[bytes] | None = None, max_chars: int = 20000) -> Iterator[Record]:
     """Records of ``path`` in format ``fmt`` whose line (row) number is above ``skip``, the resume point.
 
     ``stream``, if given, is read instead of opening ``path`` (JSONL and CSV; ``path`` still names the input).
@@ -261,7 +311,7 @@ def iter_records(path: str, fmt: str, text_field: str, id_field: str | None, ski
             yield from read_jsonl(stream, skip=skip)
         else:
             delimiter = "\t" if path.lower().endswith(".tsv") else ","
-            yield from read_csv(stream, text_field, id_field, delimiter=delimiter, skip=skip)
+            yield from read_csv(stream, text_field, id_field, delimiter=delimiter, skip=skip, max_chars=max_chars)
     finally:
         if own and stream is not sys.stdin.buffer:
             stream.close()
