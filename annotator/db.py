@@ -8,6 +8,7 @@ default) or stops with a message naming ``annotator db upgrade`` when it is off.
 from __future__ import annotations
 
 from collections.abc import Iterator
+import os
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -54,8 +55,25 @@ def get_engine(url: str | None = None) -> Engine:
     return _engine_for(normalize_url(url or get_settings().database_url))
 
 
+def _forget_engines_in_child() -> None:
+    """After a fork, the child drops the parent's pooled connections without closing them (they are the
+    parent's: a child that used or closed one would corrupt it) and opens its own if it ever needs one."""
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+
+
+_ENGINES: dict[str, Engine] = {}
+os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
 @lru_cache(maxsize=16)
 def _engine_for(url: str) -> Engine:
+    engine = _create_engine(url)
+    _ENGINES[url] = engine
+    return engine
+
+
+def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

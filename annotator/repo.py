@@ -146,21 +146,51 @@ def ingest_errors_for_source(conn: Connection, project_id: int, source: str, up_
 # --- bulk item insert (ingest's hot path) -----------------------------------------------------------
 
 
-def lock_project_for_ingest(conn: Connection, project_id: int) -> None:
+class LockBusy(RuntimeError):
+    """Another writer held the project's ingest lock for longer than the caller would wait."""
+
+
+def lock_project_for_ingest(conn: Connection, project_id: int, timeout_s: float = 120.0) -> None:
     """Serialise concurrent ingests into one project for the rest of this transaction.
 
     SQLite allows one writer at a time: a no-op update takes the write lock now, before the batch's
     first read (:func:`add_items` relies on no other writer between its reads and its insert).
     PostgreSQL takes a transaction-scoped advisory lock, and the batch's commit skips waiting for the
     WAL flush: a crash can lose only the last batches, which the resumed run writes again (ingest is
-    idempotent).
+    idempotent). Either gives up after ``timeout_s`` with :class:`LockBusy` (the transaction is then
+    aborted; :func:`ingest_lock_holder` on another connection says who holds it).
     """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_INGEST_LOCK, project_id))
-        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        conn.exec_driver_sql("SET LOCAL jit = off")  # compiling the lookups costs more than running them
-    else:
-        conn.exec_driver_sql("UPDATE projects SET id = id WHERE id = ?", (project_id,))
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(timeout_s * 1000))}ms'")
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_INGEST_LOCK, project_id))
+            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            conn.exec_driver_sql("SET LOCAL jit = off")  # compiling the lookups costs more than running them
+        else:
+            conn.exec_driver_sql("UPDATE projects SET id = id WHERE id = ?", (project_id,))
+    except OperationalError as exc:
+        text = str(exc.orig)
+        if "lock timeout" in text or "database is locked" in text:
+            raise LockBusy(text) from exc
+        raise
+
+
+def ingest_lock_holder(conn: Connection, project_id: int) -> dict[str, Any] | None:
+    """Who holds a project's ingest lock on PostgreSQL (pid, state, client, since when), if anyone."""
+    if conn.dialect.name != "postgresql":
+        return None
+    row = conn.exec_driver_sql(
+        "SELECT a.pid, a.state, a.application_name, a.client_addr::text, a.state_change, a.xact_start "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s",
+        (_INGEST_LOCK, project_id)).first()
+    if row is None:
+        return None
+    return {"pid": row[0], "state": row[1], "application": row[2], "client": row[3], "since": row[4],
+            "transaction_start": row[5]}
 
 
 _INGEST_LOCK = 0x494E47  # advisory-lock namespace for ingest ("ING")

@@ -152,6 +152,9 @@ class Settings(BaseSettings):
 
     # Ingest
     ingest_batch_size: int = Field(default=20000, ge=1, description="Rows per insert batch.")
+    ingest_lock_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds an ingest waits for another ingest into the same project "
+        "before it gives up, naming the process that holds the project's lock.")
     max_text_chars: int = Field(default=20000, ge=1, description="Longer texts are rejected at ingest.")
 
     # Tests

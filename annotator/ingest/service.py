@@ -20,6 +20,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import IO, Any, cast
@@ -33,6 +34,7 @@ from annotator.datasets.types import LABEL_ERROR
 from annotator.db import session_scope
 from annotator.hashing import bytes_hash, content_hash
 from annotator.ingest.sources import STDIN, Record, SourceError, detect_format, excerpt, fingerprint, iter_records
+from annotator.settings import get_settings
 
 # Why a row was rejected. The keys are stored in ingest_errors.reason.
 REASONS = {
@@ -294,9 +296,26 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _die_with_parent() -> None:
+    """Make the kernel kill this (forked) process when its parent dies, however it dies (``kill -9``
+    included), so a reader never outlives its ingest. Linux only; elsewhere the closed pipe ends it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = mp.parent_process()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if parent is not None and os.getppid() != parent.pid:  # the parent died before the line above
+        os._exit(1)
+
+
 def _child_main(conn: Connection, source: str, fmt: str, options: IngestOptions, skip: int,
                 stdin_fds: tuple[int, int] | None) -> None:
     """The reader process: send each header/batch, then ``end``, a ``source_error`` or a ``crash``."""
+
+    _die_with_parent()
 
     def send(message: tuple[str, Any]) -> None:
         buf = io.BytesIO()
@@ -391,6 +410,33 @@ def _check_text(text: Any, text_field: str, limit: int) -> tuple[str | None, str
 # --- storing: here, in one transaction per batch ------------------------------------------------------
 
 
+class IngestBusy(ValueError):
+    """Another ingest holds the project's lock for longer than ANNOTATOR_INGEST_LOCK_TIMEOUT; says who."""
+
+
+@contextmanager
+def _holding_project_lock(engine: Engine, project_id: int) -> Iterator[Any]:
+    """A transaction that holds the project's ingest lock, waiting at most ANNOTATOR_INGEST_LOCK_TIMEOUT."""
+    timeout = get_settings().ingest_lock_timeout
+    try:
+        with engine.begin() as conn:
+            repo.lock_project_for_ingest(conn, project_id, timeout)
+            yield conn
+    except repo.LockBusy:
+        with engine.connect() as conn:
+            holder = repo.ingest_lock_holder(conn, project_id)
+        if holder is None:
+            raise IngestBusy(f"another writer kept the project's data locked for {timeout:.0f} s (a SQLite "
+                             "database takes one writer at a time); try again when it is done, or raise "
+                             "ANNOTATOR_INGEST_LOCK_TIMEOUT") from None
+        raise IngestBusy(
+            f"another ingest into this project has held its lock for over {timeout:.0f} s: PostgreSQL backend "
+            f"pid {holder['pid']} ({holder['state']}, client {holder['client'] or 'local'}, "
+            f"{holder['application'] or 'no application name'}, since {holder['since']}). Wait for it, or end it "
+            f"with SELECT pg_terminate_backend({holder['pid']}); then run this command again: it resumes"
+        ) from None
+
+
 def _store_batch(engine: Engine, project_id: int, run_id: int, source: str, batch: PreparedBatch | None,
                  summary: IngestSummary, errors_out: IO[bytes] | None, progress: ProgressCallback | None,
                  started: float, finished: bool, seen: BloomFilter | None = None) -> None:
@@ -400,8 +446,7 @@ def _store_batch(engine: Engine, project_id: int, run_id: int, source: str, batc
     inserted = duplicates = rows = 0
     bad: list[tuple[int, str, str, bytes]] = []
     position = summary.position
-    with engine.begin() as conn:
-        repo.lock_project_for_ingest(conn, project_id)
+    with _holding_project_lock(engine, project_id) as conn:
         if batch is not None:
             added = repo.add_items(conn, project_id, batch.items, seen)
             inserted, duplicates = added.inserted, added.duplicates
