@@ -82,16 +82,21 @@ def add_project(db: Session, name: str, taxonomy: str, labels: Sequence[str], se
 
 
 def find_unfinished_run(db: Session, project_id: int, source: str, fingerprint: str | None,
-                        fmt: str, options: dict[str, Any]) -> IngestRun | None:
-    """The latest interrupted run of the same source content with the same options, if any."""
+                        fmt: str, options: dict[str, Any], live_since: datetime | None = None) -> IngestRun | None:
+    """The latest interrupted run of the same source content with the same options, if any.
+
+    A run whose heartbeat is newer than ``live_since`` belongs to a process still ingesting it: it is not
+    interrupted, and a second ingest of the same file starts a run of its own instead of sharing its counters.
+    """
     if fingerprint is None:
         return None
-    runs = db.scalars(
-        select(IngestRun)
-        .where(IngestRun.project_id == project_id, IngestRun.fingerprint == fingerprint,
-               IngestRun.format == fmt, IngestRun.state == RunState.RUNNING)
-        .order_by(IngestRun.id.desc())
-    ).all()
+    query = (select(IngestRun)
+             .where(IngestRun.project_id == project_id, IngestRun.fingerprint == fingerprint,
+                    IngestRun.format == fmt, IngestRun.state == RunState.RUNNING)
+             .order_by(IngestRun.id.desc()))
+    if live_since is not None:
+        query = query.where((IngestRun.heartbeat_at.is_(None)) | (IngestRun.heartbeat_at < live_since))
+    runs = db.scalars(query).all()
     for run in runs:
         if run.options == options:
             return run
@@ -101,7 +106,8 @@ def find_unfinished_run(db: Session, project_id: int, source: str, fingerprint: 
 def start_run(db: Session, project_id: int, source: str, fingerprint: str | None, fmt: str,
               options: dict[str, Any]) -> IngestRun:
     """Insert a new ingest run."""
-    run = IngestRun(project_id=project_id, source=source, fingerprint=fingerprint, format=fmt, options=options)
+    run = IngestRun(project_id=project_id, source=source, fingerprint=fingerprint, format=fmt, options=options,
+                    heartbeat_at=utcnow())
     db.add(run)
     db.flush()
     return run
@@ -115,10 +121,18 @@ def advance_run(conn: Connection, run_id: int, rows_done: int, inserted: int, du
         "rows_inserted": IngestRun.rows_inserted + inserted,
         "rows_duplicate": IngestRun.rows_duplicate + duplicate,
         "rows_rejected": IngestRun.rows_rejected + rejected,
+        "heartbeat_at": None if finished else utcnow(),
     }
     if finished:
         values.update(state=RunState.DONE, finished_at=utcnow())
     conn.execute(update(IngestRun).where(IngestRun.id == run_id).values(**values))
+
+
+def release_run(db: Session, run_id: int) -> None:
+    """An interrupted run (its process stopping on purpose) may be resumed at once by the next ingest."""
+    run = db.get(IngestRun, run_id)
+    if run is not None:
+        run.heartbeat_at = None
 
 
 def add_ingest_errors(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         "Must exceed the longest batch, or a slow batch is also started elsewhere (harmless, but wasted).",
     )
     torch_threads: int = Field(default=0, ge=0, description="CPU threads per labeler process; 0 = torch's default.")
+    job_stale_after: float = Field(
+        default=300.0, gt=0, description="Seconds without a heartbeat after which a running job counts as abandoned "
+        "(its process died) and is dispatched again (beat checks every minute; `prelabel --wait` too).")
 
     # Label Studio
     labelstudio_url: str = Field(default="http://127.0.0.1:8080", description="Label Studio base URL.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from annotator.jobs.dispatch import QUEUES, celery_config
+from annotator.jobs.dispatch import QUEUES, beat_schedule, celery_config
 from annotator.retrain import schedule
 from annotator.settings import get_settings
 
@@ -16,7 +16,7 @@ def make_app() -> Celery:
     """A Celery worker app for the broker named by ANNOTATOR_BROKER_URL, with the beat schedule."""
     settings = get_settings()
     app = Celery("emo_annotator", include=["worker.tasks"])
-    app.conf.update(celery_config(settings), beat_schedule=schedule.beat_schedule(settings))
+    app.conf.update(celery_config(settings), beat_schedule={**beat_schedule(), **schedule.beat_schedule(settings)})
     return app
 
 

@@ -12,8 +12,10 @@ from celery.signals import worker_ready
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from annotator.db import open_database
+from annotator.jobs import dispatch
 from annotator.jobs import service as jobs
 from annotator.label import prelabel
+from annotator.retrain import job as retrain_job  # noqa: F401 - registers the retraining runner
 from annotator.retrain import schedule as retrain_schedule
 from worker.app import app
 
@@ -34,6 +36,12 @@ def label_batch(job_id: int, item_ids: list[int]) -> int:
 def run_job(job_id: int) -> None:
     """Run a single-task job such as retraining (see annotator.jobs.service.run_job)."""
     jobs.run_job(open_database(), job_id)
+
+
+@app.task(name=dispatch.REVIVE_TASK, acks_late=True, **RETRY)
+def revive_stale() -> list[int]:
+    """Beat's minute check: dispatch again the jobs whose worker died (see annotator.jobs.service)."""
+    return jobs.revive_stale_jobs(open_database())
 
 
 @app.task(name=retrain_schedule.CRON_TASK, acks_late=True, **RETRY)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from annotator import repo
 from annotator.cli.common import console, database, fail, user_errors
 from annotator.db import session_scope
-from annotator.jobs.service import get_job, list_jobs, wait_for_job
+from annotator.jobs.service import get_job, is_stale, list_jobs, wait_for_job
 from annotator.label.prelabel import dispatch_prelabel, start_prelabel
 from annotator.settings import get_settings
 from annotator.states import JobState
@@ -109,9 +109,10 @@ def jobs_cmd(
         project_id = repo.get_project_or_raise(db, project).id if project else None
         rows = list_jobs(db, project_id, limit)
         names = repo.project_names(db)
+        stale_after = get_settings().job_stale_after
         records: list[dict[str, typing.Any]] = [{
             "id": j.id, "kind": j.kind, "project": names.get(j.project_id or 0), "adapter": j.adapter_version,
-            "queue": j.queue, "state": j.state, "done": j.done, "total": j.total,
+            "queue": j.queue, "state": j.state, "stale": is_stale(j, stale_after), "done": j.done, "total": j.total,
             "created_at": j.created_at.isoformat() if j.created_at else None,
             "finished_at": j.finished_at.isoformat() if j.finished_at else None, "error": j.error,
         } for j in rows]
@@ -121,7 +122,8 @@ def jobs_cmd(
     table = Table("id", "kind", "project", "adapter", "queue", "state", "progress", "created", "error")
     for r in records:
         pct = f" ({100 * r['done'] / r['total']:.0f}%)" if r["total"] else ""
-        table.add_row(str(r["id"]), r["kind"], r["project"] or "", r["adapter"] or "", r["queue"] or "", r["state"],
+        state = f"{r['state']} (stale: nobody working on it)" if r["stale"] else r["state"]
+        table.add_row(str(r["id"]), r["kind"], r["project"] or "", r["adapter"] or "", r["queue"] or "", state,
                       f"{r['done']}/{r['total']}{pct}", (r["created_at"] or "")[:19], (r["error"] or "")[:60])
     console.print(table)
 

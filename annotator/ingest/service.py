@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from typing import IO, Any, cast
 
@@ -131,7 +132,8 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
         project = repo.get_project_or_raise(db, project_name)
         project_id = project.id
         fp = fingerprint(source)
-        run = repo.find_unfinished_run(db, project_id, print_name, fp, fmt, options.key())
+        live_since = repo.utcnow() - timedelta(seconds=get_settings().job_stale_after)
+        run = repo.find_unfinished_run(db, project_id, print_name, fp, fmt, options.key(), live_since)
         if run is None:
             run = repo.start_run(db, project_id, print_name, fp, fmt, options.key())
         else:
@@ -167,6 +169,10 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
             repo.add_ingest_errors(conn, [error_row(project_id, run_id, print_name, exc.line_number,
                                                      exc.reason, str(exc), exc.raw)])
         exc.recorded = True  # type: ignore[attr-defined]
+        raise
+    except BaseException:  # interrupted on purpose or failed: the next run may resume this one at once
+        with session_scope(engine) as db:
+            repo.release_run(db, run_id)
         raise
     if replay:
         _replay_errors(engine, project_id, print_name, skip, errors_out)

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 QUEUES = ("gpu", "cpu", "train")
 LABEL_BATCH_TASK = "worker.prelabel.label_batch"
 RUN_JOB_TASK = "worker.jobs.run_job"
+REVIVE_TASK = "worker.jobs.revive_stale"
+REVIVE_EVERY_S = 60.0
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    """Beat's jobs entry: every minute, jobs whose process died (no heartbeat) are dispatched again."""
+    return {"revive-stale-jobs": {"task": REVIVE_TASK, "schedule": REVIVE_EVERY_S, "options": {"queue": "cpu"}}}
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

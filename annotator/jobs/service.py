@@ -12,10 +12,13 @@ goes through a function here, each a conditional UPDATE, so two processes never 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timezone
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from annotator.db import session_scope
@@ -23,7 +26,7 @@ from annotator.jobs import dispatch
 from annotator.repo import NotFound
 from annotator.settings import get_settings
 from annotator.states import FINISHED, JobKind, JobState
-from annotator.tables import Job, utcnow
+from annotator.tables import Job, JobBatch, utcnow
 
 # A runner is ``runner(engine, job_id) -> dict`` (the job's result) and runs the whole job as one task.
 Runner = Callable[[Engine, int], dict[str, Any]]
@@ -110,6 +113,7 @@ def wait_for_job(engine: Engine, job_id: int, interval: float = 0.5,
     """Poll a job until it is finished; return its final state. ``on_poll(job)`` sees every poll."""
     import time
 
+    stale_after = get_settings().job_stale_after
     while True:
         with session_scope(engine) as db:
             job = get_job(db, job_id)
@@ -117,6 +121,9 @@ def wait_for_job(engine: Engine, job_id: int, interval: float = 0.5,
                 on_poll(job)
             if job.state in FINISHED:
                 return JobState(job.state)
+            abandoned = is_stale(job, stale_after)
+        if abandoned:  # never wait on work nobody is doing: send it again (or run it here, without a broker)
+            revive_stale_jobs(engine, stale_after, only=job_id)
         time.sleep(interval)
 
 
@@ -150,7 +157,8 @@ def run_job(engine: Engine, job_id: int) -> dict[str, Any] | None:
         kind = job.kind
     mark_running(engine, job_id)
     try:
-        result = runner_for(kind)(engine, job_id)
+        with keep_alive(engine, job_id):
+            result = runner_for(kind)(engine, job_id)
     except Exception as exc:
         fail_job(engine, job_id, f"{type(exc).__name__}: {exc}")
         raise
@@ -177,7 +185,8 @@ def mark_running(engine: Engine, job_id: int) -> None:
         conn.execute(
             update(Job)
             .where(Job.id == job_id, Job.state == JobState.QUEUED)
-            .values(state=JobState.RUNNING, started_at=func.coalesce(Job.started_at, utcnow()), updated_at=utcnow())
+            .values(state=JobState.RUNNING, started_at=func.coalesce(Job.started_at, utcnow()), updated_at=utcnow(),
+                    heartbeat_at=utcnow())
         )
 
 
@@ -192,12 +201,14 @@ def reopen_job(engine: Engine, job_id: int) -> None:
 
 
 def finish_if_complete(engine: Engine, job_id: int, result: Callable[[Job], dict[str, Any]],
-                       force: bool = False) -> bool:
-    """running -> done once ``done >= total`` (or at once with ``force``), with ``result(job)`` as its result;
-    returns whether this call finished it."""
+                       force: bool = False, verify: Callable[[Engine, Job], bool] | None = None) -> bool:
+    """running -> done once ``done >= total`` and ``verify(engine, job)`` agrees (or at once with ``force``),
+    with ``result(job)`` as its result; returns whether this call finished it."""
     with session_scope(engine) as db:
         job = db.get(Job, job_id)
         if job is None or job.state != JobState.RUNNING or (job.done < job.total and not force):
+            return False
+        if not force and verify is not None and not verify(engine, job):
             return False
         outcome = result(job)
     finish_job(engine, job_id, outcome)
@@ -218,8 +229,88 @@ def add_job_progress(engine: Engine, job_id: int, n: int) -> None:
 
 def add_progress_in(conn: Any, job_id: int, n: int) -> None:
     """The increment of ``add_job_progress`` inside the caller's transaction, so work and count commit together."""
-    if n:
-        conn.execute(update(Job).where(Job.id == job_id).values(done=Job.done + n, updated_at=utcnow()))
+    now = utcnow()
+    conn.execute(update(Job).where(Job.id == job_id).values(done=Job.done + n, updated_at=now, heartbeat_at=now))
+
+
+def complete_batch_in(conn: Any, job_id: int, item_ids: Sequence[int]) -> int:
+    """Count a finished batch's items towards its job, once, inside the transaction that wrote its work.
+
+    Every item of the batch counts, whoever labeled it (another job over the same items, an earlier
+    delivery of this batch), so a job finishes when all its batches have; a batch finished before
+    (redelivered, resent) adds nothing. Returns the items counted now.
+    """
+    if not item_ids:
+        return 0
+    dialect = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    added = conn.execute(dialect(JobBatch).values(job_id=job_id, first_item_id=min(item_ids), items=len(item_ids),
+                                                  finished_at=utcnow())
+                         .on_conflict_do_nothing(index_elements=["job_id", "first_item_id"])
+                         .returning(JobBatch.id)).first()
+    counted = len(item_ids) if added is not None else 0
+    add_progress_in(conn, job_id, counted)
+    return counted
+
+
+def heartbeat(engine: Engine, job_id: int) -> None:
+    """Say the job is being worked on (a running job whose heartbeat is old is dispatched again)."""
+    with engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
+
+
+@contextmanager
+def keep_alive(engine: Engine, job_id: int, every_s: float | None = None) -> Iterator[None]:
+    """Beat the job's heartbeat every ``every_s`` seconds (a third of ANNOTATOR_JOB_STALE_AFTER) while the
+    block runs, from a thread: a long training step or model load is still a live job; a dead process is not."""
+    interval = every_s if every_s is not None else max(1.0, get_settings().job_stale_after / 3)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                heartbeat(engine, job_id)
+            except Exception:  # a missed beat is harmless; the next one or the work itself will land
+                pass
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def is_stale(job: Job, stale_after_s: float) -> bool:
+    """A running job whose heartbeat (or start) is older than ``stale_after_s``: nobody is working on it."""
+    if job.state != JobState.RUNNING:
+        return False
+    last = job.heartbeat_at or job.started_at or job.created_at
+    if last.tzinfo is None:  # SQLite returns naive datetimes (stored as UTC)
+        last = last.replace(tzinfo=timezone.utc)
+    return (utcnow() - last).total_seconds() > stale_after_s
+
+
+def stale_jobs(db: Session, stale_after_s: float) -> list[Job]:
+    """The running jobs nobody has worked on for ``stale_after_s`` seconds."""
+    running = db.scalars(select(Job).where(Job.state == JobState.RUNNING))
+    return [job for job in running if is_stale(job, stale_after_s)]
+
+
+def revive_stale_jobs(engine: Engine, stale_after_s: float | None = None, only: int | None = None) -> list[int]:
+    """Dispatch again the jobs whose process is gone: a pre-labeling job's missing batches are sent again (to
+    Celery, or run here in a thread); a single-task job (retraining) is marked failed with the reason, to be
+    started again. Returns the ids of the jobs it acted on."""
+    limit = stale_after_s if stale_after_s is not None else get_settings().job_stale_after
+    with session_scope(engine) as db:
+        stale = [(job.id, job.kind) for job in stale_jobs(db, limit) if only is None or job.id == only]
+    for job_id, kind in stale:
+        if kind in _DISPATCHERS:
+            heartbeat(engine, job_id)  # claimed: another reaper now sees it alive
+            _DISPATCHERS[kind](engine, job_id, False)
+        else:
+            fail_job(engine, job_id, f"its worker stopped (no heartbeat for {limit:.0f} s); start it again")
+    return [job_id for job_id, _ in stale]
 
 
 def finish_job(engine: Engine, job_id: int, result: dict[str, Any] | None = None) -> None:

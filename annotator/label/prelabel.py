@@ -18,11 +18,12 @@ from annotator import repo
 from annotator.db import session_scope
 from annotator.jobs import dispatch
 from annotator.jobs.service import (
-    add_progress_in,
+    complete_batch_in,
     create_job,
     fail_job,
     finish_if_complete,
     get_job,
+    keep_alive,
     mark_running,
     queue_name,
     register_dispatcher,
@@ -116,7 +117,7 @@ def dispatch_prelabel(engine: Engine, job_id: int, wait: bool = True) -> None:
     batches = remaining_batches(engine, job_id)
     if not batches:
         mark_running(engine, job_id)
-        finish_if_complete(engine, job_id, _result, force=True)
+        finish_if_complete(engine, job_id, _result, force=True)  # nothing left: done, whoever labeled it
         return
     if get_settings().broker_url:
         for batch in batches:
@@ -144,8 +145,9 @@ def run_batches(engine: Engine, job_id: int, batches: list[list[int]]) -> None:
 def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
     """Label the items of one batch that are not labeled yet and write their predictions; returns how many.
 
-    Predictions and the job's progress commit together, so ``done`` counts exactly the predictions
-    this job wrote, however many workers share it and however often a batch is redelivered.
+    The predictions and the batch's count towards the job commit together. A batch counts all its items
+    (another job may have labeled some), and only once, however often it is redelivered; the job finishes
+    when no item of its scope lacks a prediction.
     """
     with session_scope(engine) as db:  # the job's row is read once per batch
         job = get_job(db, job_id)
@@ -157,6 +159,18 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
         todo = [(item.id, item.text) for item in repo.items_without_prediction(db, item_ids, version)]
     if queued:
         mark_running(engine, job_id)
+    with keep_alive(engine, job_id):
+        rows = _predict(engine, job_id, version, params, labels, todo)
+        with engine.begin() as conn:  # the batch's items all have their prediction now: count them, once
+            written = repo.insert_predictions(conn, rows)
+            complete_batch_in(conn, job_id, item_ids)
+    finish_if_complete(engine, job_id, _result, verify=_nothing_left)
+    return written
+
+
+def _predict(engine: Engine, job_id: int, version: str, params: dict[str, Any], labels: tuple[str, ...],
+             todo: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """The prediction rows for ``todo`` (item id, text)."""
     if todo:
         try:
             labeler = load_labeler(params.get("adapter_path"), labels)
@@ -169,14 +183,8 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
                        f"the job expects {version}")
             fail_job(engine, job_id, message)
             raise ModelLoadError(message)
-        rows = [_prediction_row(item_id, p, job_id, labeler) for (item_id, _), p in zip(todo, predictions)]
-        with engine.begin() as conn:
-            written = repo.insert_predictions(conn, rows)
-            add_progress_in(conn, job_id, written)
-    else:
-        written = 0
-    finish_if_complete(engine, job_id, _result)
-    return written
+        return [_prediction_row(item_id, p, job_id, labeler) for (item_id, _), p in zip(todo, predictions)]
+    return []
 
 
 # --- the labeler, loaded once per process and kept warm ---------------------------------------------
@@ -276,6 +284,15 @@ def _scope(job: Job) -> tuple[int, str]:
     if job.project_id is None or job.adapter_version is None:
         raise ValueError(f"job {job.id} is not a pre-labeling job (no project or adapter version)")
     return job.project_id, job.adapter_version
+
+
+def _nothing_left(engine: Engine, job: Job) -> bool:
+    """No item of the job's scope lacks the job's prediction (the check before a job is called done)."""
+    project_id, version = _scope(job)
+    with session_scope(engine) as db:
+        return repo.count_unlabeled_items(db, project_id, version, max_item_id=job.params["max_item_id"],
+                                          only_missing=job.params["only_missing"],
+                                          untouched_only=job.params["untouched_only"]) == 0
 
 
 def _result(job: Job) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from annotator.db import session_scope
 from annotator.repo import _INGEST_LOCK
-from annotator.tables import Item, Project
+from annotator.tables import IngestRun, Item, Project
 from tests.annotator.test_ingest import make_project
 
 ANNOTATOR = Path(sys.executable).with_name("annotator")
@@ -103,3 +103,24 @@ def test_a_blocked_ingest_gives_up_and_names_the_holder(pg, engine, tmp_path):
     assert done.returncode == 2 and "Traceback" not in message, message
     assert f"pid {pid}" in message and f"pg_terminate_backend({pid})" in message
     assert waited < 60
+
+
+def test_two_ingests_of_one_file_at_once_keep_their_own_counts(pg, engine, tmp_path):
+    path = tmp_path / "both.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(20_000):
+            f.write(json.dumps({"id": f"r{i}", "text": f"row {i} " + "word " * 10}) + "\n" if i % 50
+                    else "{not json\n")
+    env = {**os.environ, "ANNOTATOR_DATABASE_URL": pg}
+    args = [str(ANNOTATOR), "ingest", str(path), "-p", "p", "--id-field", "id", "-q", "--batch-size", "1000"]
+    procs = [subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 1, proc.stderr.read().decode()  # 1: rows were rejected
+    with session_scope(engine) as db:
+        runs = db.scalars(select(IngestRun)).all()
+        stored = len(db.scalars(select(Item.id)).all())
+    assert len(runs) == 2 and stored == 20_000 - 400
+    for run in runs:  # each run counts what it read itself, never the other's rows too
+        assert run.state == "done" and run.rows_rejected == 400
+        assert run.rows_inserted + run.rows_duplicate == 20_000 - 400
+    assert sum(run.rows_inserted for run in runs) == 20_000 - 400

@@ -32,12 +32,13 @@ def test_json_only_acks_late_prefetch_one_explicit_queues(make) -> None:
 
 
 def test_beat_schedule_comes_from_settings(make) -> None:
-    assert make().conf.beat_schedule == {}
+    assert set(make().conf.beat_schedule) == {"revive-stale-jobs"}  # always: jobs whose worker died
     app = make(ANNOTATOR_RETRAIN_CRON="30 2 * * 1", ANNOTATOR_RETRAIN_AFTER_NEW_ITEMS="100")
     schedule = app.conf.beat_schedule
-    assert set(schedule) == {"retrain-cron", "retrain-after-new-items"}
-    for entry in schedule.values():
-        assert entry["task"] in app.tasks and entry["options"]["queue"] == "train"
+    assert set(schedule) == {"retrain-cron", "retrain-after-new-items", "revive-stale-jobs"}
+    for name, entry in schedule.items():
+        assert entry["task"] in app.tasks
+        assert entry["options"]["queue"] == ("cpu" if name == "revive-stale-jobs" else "train")
 
 
 def test_unknown_queue_is_refused() -> None:

@@ -108,3 +108,25 @@ def test_celery_path_gives_the_same_predictions_as_in_process(engine, workers: W
         assert ours["intensity"] == pytest.approx(theirs["intensity"], abs=1e-5)
         for label, p in ours["emotions"].items():
             assert p == pytest.approx(theirs["emotions"][label], abs=1e-5)
+
+
+def test_a_killed_workers_batch_is_sent_again_long_before_the_visibility_timeout(
+        engine, workers: Workers, tmp_path: Path, monkeypatch) -> None:
+    """With an hour's visibility timeout, Redis would keep a dead worker's batch for an hour; its job's
+    heartbeat stops, and the minute check (beat's revive task, run here by hand) sends the rest again."""
+    from annotator.jobs.service import revive_stale_jobs
+    from annotator.settings import get_settings
+
+    workers.env["ANNOTATOR_BROKER_VISIBILITY_TIMEOUT"] = "3600"
+    monkeypatch.setenv("ANNOTATOR_BROKER_VISIBILITY_TIMEOUT", "3600")
+    get_settings.cache_clear()
+    job_id = _enqueue(engine, tmp_path)
+    workers.start("w1")
+    wait_for(lambda: job_row(engine, job_id)["done"] >= 3 * BATCH, 180, "the first batches")
+    workers.kill9("w1")
+    assert job_row(engine, job_id)["state"] == "running"
+    workers.start("w2")  # takes what is still queued; the dead worker's batch stays unacknowledged in Redis
+    wait_for(lambda: revive_stale_jobs(engine, stale_after_s=3) == [job_id] or job_row(engine, job_id)["state"] == "done",
+             120, "the job to go stale and be sent again")
+    wait_for(lambda: job_row(engine, job_id)["state"] == "done", 300, "the job to finish")
+    _assert_complete(engine, job_id)

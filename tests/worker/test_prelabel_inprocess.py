@@ -113,3 +113,41 @@ def test_limit_labels_a_sample_of_the_first_unlabeled_items(engine, tiny_env, tm
     with session_scope(engine) as db:
         expected = [i.id for i in db.query(Item).order_by(Item.id).all()][1:5]
     assert job_row(engine, job_id)["total"] == 4 and [i for b in batches for i in b] == expected
+
+
+def test_two_jobs_over_the_same_items_both_finish(engine, tiny_env, tmp_path) -> None:
+    """Items already labeled by the same adapter count as done for every job over them."""
+    add_corpus(engine, "twice", 24, tmp_path)
+    first = start_prelabel(engine, "twice", adapter="base", batch_size=8)
+    second = start_prelabel(engine, "twice", adapter="base", batch_size=8)
+    a, b = remaining_batches(engine, first), remaining_batches(engine, second)
+    label_batch(engine, first, a[0])  # interleaved, as two processes would
+    for batch in b:
+        label_batch(engine, second, batch)
+    for batch in a[1:]:
+        label_batch(engine, first, batch)
+    label_batch(engine, first, a[1])  # a redelivered batch counts once
+    for job_id in (first, second):
+        assert job_row(engine, job_id) == {"state": "done", "done": 24, "total": 24, "error": None}
+    assert prediction_counts(engine, "base") == (24, 24)
+
+
+def test_a_job_whose_process_died_is_finished_by_whoever_waits_for_it(engine, tiny_env, tmp_path, monkeypatch):
+    """An in-process prelabel killed mid-job leaves its job running; `--wait` (wait_for_job) sees no heartbeat
+    and runs what is left itself instead of waiting forever."""
+    from datetime import timedelta
+
+    from annotator.db import session_scope
+    from annotator.jobs.service import wait_for_job
+    from annotator.settings import get_settings
+    from annotator.tables import Job, utcnow
+
+    add_corpus(engine, "dead", 16, tmp_path)
+    job_id = start_prelabel(engine, "dead", adapter="base", batch_size=8)
+    label_batch(engine, job_id, remaining_batches(engine, job_id)[0])  # then the process "dies"
+    with session_scope(engine) as db:
+        db.get(Job, job_id).heartbeat_at = utcnow() - timedelta(minutes=10)
+    monkeypatch.setenv("ANNOTATOR_JOB_STALE_AFTER", "60")
+    get_settings.cache_clear()
+    assert wait_for_job(engine, job_id, interval=0.1) == "done"
+    assert job_row(engine, job_id) == {"state": "done", "done": 16, "total": 16, "error": None}
