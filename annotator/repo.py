@@ -6,7 +6,7 @@ on PostgreSQL): the ORM costs more per row than the whole rest of the ingest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Text, cast, exists, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from annotator.bloom import BloomFilter
 from annotator.states import AnnotationStatus, RunState
@@ -58,6 +59,26 @@ def get_project_or_raise(db: Session, name: str) -> Project:
             f"no project named {name!r}. Create it with `annotator project create {name} --taxonomy goemotions`.{hint}"
         )
     return project
+
+
+def change_project_setting(db: Session, project: Project, key: str, change: Callable[[Any], Any]) -> None:
+    """Change one key of a project's settings to ``change(current value)`` without losing another writer's.
+
+    The settings are one JSON column that several writers change (Label Studio sync state, adapter history,
+    thresholds); each writes its own key. The row is locked first (PostgreSQL: ``SELECT ... FOR UPDATE``;
+    SQLite: its single write lock) and the settings read again under the lock, so two writers at once both
+    keep their change. A result of None removes the key.
+    """
+    db.flush()
+    if db.get_bind().dialect.name == "postgresql":
+        fresh = db.execute(select(Project.settings).where(Project.id == project.id).with_for_update()).scalar_one()
+    else:
+        db.execute(update(Project).where(Project.id == project.id).values(id=Project.id))  # take the write lock
+        fresh = db.execute(select(Project.settings).where(Project.id == project.id)).scalar_one()
+    current = dict(fresh or {})
+    merged = {k: v for k, v in {**current, key: change(current.get(key))}.items() if v is not None}
+    db.execute(update(Project).where(Project.id == project.id).values(settings=merged))
+    set_committed_value(project, "settings", merged)
 
 
 def find_project(db: Session, name: str) -> Project | None:

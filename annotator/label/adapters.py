@@ -269,6 +269,6 @@ def _activate(db: Session, project: Project, adapter: Adapter, history: list[str
             previous.status = AdapterStatus.RETIRED
     adapter.status = AdapterStatus.ACTIVE
     project.active_adapter_id = adapter.id
-    project.settings = {**project.settings, HISTORY_KEY: history}  # a new dict: JSON columns track assignment
+    repo.change_project_setting(db, project, HISTORY_KEY, lambda _: history)
     db.flush()
     return adapter

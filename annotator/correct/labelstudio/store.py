@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from annotator import repo
 from annotator.tables import Adapter, Item, LabelStudioTask, Prediction, Project, utcnow
 
 SETTINGS_KEY = "labelstudio"  # Project.settings["labelstudio"] = {"project_id": ..., "url": ...}
@@ -40,10 +41,8 @@ def ls_settings(project: Project) -> dict[str, Any]:
 
 
 def save_ls_settings(db: Session, project: Project, **values: Any) -> None:
-    """Merge ``values`` into Project.settings["labelstudio"] (a new dict, so the JSON change is saved)."""
-    merged = {**ls_settings(project), **values}
-    project.settings = {**(project.settings or {}), SETTINGS_KEY: merged}
-    db.flush()
+    """Merge ``values`` into Project.settings["labelstudio"], without losing another writer's change."""
+    repo.change_project_setting(db, project, SETTINGS_KEY, lambda current: {**(current or {}), **values})
 
 
 def project_for_ls_project(db: Session, ls_project_id: int) -> Project | None:
