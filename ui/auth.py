@@ -6,7 +6,7 @@ from typing import TypedDict
 
 import streamlit as st
 
-from annotator.correct.users import authenticate
+from annotator.correct.users import LoginLocked, authenticate
 from ui.data import session
 
 USER_KEY = "user"
@@ -40,15 +40,28 @@ def require_login() -> LoggedIn:
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
         st.session_state.pop("login_password", None)  # keep no password in session state
-        with session() as db:
-            found = authenticate(db, name, password)
-            if found is not None:
-                st.session_state[USER_KEY] = LoggedIn(name=found.name, role=found.role)
+        try:
+            with session() as db:
+                found = authenticate(db, name, password, client=_client())
+                if found is not None:
+                    st.session_state[USER_KEY] = LoggedIn(name=found.name, role=found.role)
+        except LoginLocked as exc:
+            st.error(f"Log-in refused: {exc}.")
+            st.stop()
         if st.session_state.get(USER_KEY):
             st.rerun()
         st.error("Wrong name or password (or the account is disabled).")
     st.caption("No account? An admin creates one with `annotator user add NAME --role annotator`.")
     st.stop()
+
+
+def _client() -> str | None:
+    """The browser's address as the server saw it (behind a proxy, the first X-Forwarded-For hop)."""
+    headers = st.context.headers
+    forwarded = headers.get("X-Forwarded-For") if headers is not None else None
+    if forwarded:
+        return forwarded.split(",")[0].strip() or None
+    return getattr(st.context, "ip_address", None)
 
 
 def logout_button() -> None:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotator.repo import NotFound
-from annotator.tables import User
+from annotator.tables import LoginFailure, User, utcnow
+
+log = logging.getLogger("annotator.auth")
 
 ROLES = ("annotator", "admin")
 MIN_PASSWORD_CHARS = 8
@@ -101,15 +105,63 @@ def list_users(db: Session) -> Sequence[User]:
     return db.scalars(select(User).order_by(User.name)).all()
 
 
-def authenticate(db: Session, name: str, password: str) -> User | None:
-    """The active user with this name and password, else None (unknown names cost as much as wrong passwords)."""
+class LoginLocked(ValueError):
+    """Too many failed log-ins for an account or a client: refused, even with the right password."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"too many failed log-ins: try again in {max(1, round(seconds))} s")
+        self.seconds = seconds
+
+
+def authenticate(db: Session, name: str, password: str, client: str | None = None) -> User | None:
+    """The active user with this name and password, else None (unknown names cost as much as wrong passwords).
+
+    After ``LOCK_AFTER`` failures within ``FAILURE_WINDOW`` an account, and a client (its address), is locked
+    for a time that doubles with each further failure (up to ``MAX_LOCK``): :class:`LoginLocked` is raised
+    without checking the password, and the lock is logged. A successful log-in clears both counters.
+    """
+    keys = [f"account:{name.strip().lower()}"] + ([f"client:{client}"] if client else [])
+    now = utcnow()
+    rows = {row.key: row for row in db.scalars(select(LoginFailure).where(LoginFailure.key.in_(keys)))}
+    waits = [(_aware(row.locked_until) - now).total_seconds() for row in rows.values() if row.locked_until]
+    if waits and max(waits) > 0:
+        raise LoginLocked(max(waits))
     user = db.scalar(select(User).where(User.name == name.strip()))
     if user is None:
         verify_password(password, _DUMMY_HASH)  # same work as a real check: no user enumeration by timing
-        return None
-    if not user.active or not verify_password(password, user.password_hash):
-        return None
-    return user
+    elif user.active and verify_password(password, user.password_hash):
+        for row in rows.values():
+            db.delete(row)
+        return user
+    for key in keys:
+        _count_failure(db, rows.get(key), key, now)
+    return None
+
+
+LOCK_AFTER = 5  # failures within the window before the first lock
+FAILURE_WINDOW = timedelta(minutes=15)
+FIRST_LOCK = timedelta(seconds=30)
+MAX_LOCK = timedelta(minutes=15)
+
+
+def _count_failure(db: Session, row: LoginFailure | None, key: str, now: datetime) -> None:
+    if row is None or now - _aware(row.last_at) > FAILURE_WINDOW:
+        if row is not None:
+            db.delete(row)
+            db.flush()
+        row = LoginFailure(key=key, failures=0, first_at=now, last_at=now)
+        db.add(row)
+    row.failures += 1
+    row.last_at = now
+    if row.failures >= LOCK_AFTER:
+        lock = min(MAX_LOCK, FIRST_LOCK * 2 ** (row.failures - LOCK_AFTER))
+        row.locked_until = now + lock
+        log.warning("auth.locked key=%s failures=%d seconds=%d", key, row.failures, lock.total_seconds())
+    db.flush()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)  # SQLite: naive UTC
 
 
 _DUMMY_HASH = f"scrypt${_N}${_R}${_P}${'00' * 16}${'00' * _DKLEN}"

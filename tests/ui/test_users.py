@@ -84,3 +84,28 @@ def test_cli_user_errors_exit_2(runner, engine):
                          input="long-enough\n").exit_code == 2
     result = runner.invoke(app, ["user", "passwd", "nobody", "--password-stdin"], input="long-enough\n")
     assert result.exit_code == 2 and "annotator user add" in result.output
+
+
+def test_repeated_failures_lock_the_account_and_the_client_even_for_the_right_password(engine, caplog):
+    from datetime import timedelta
+
+    from annotator.correct.users import LOCK_AFTER, LoginLocked, authenticate
+    from annotator.tables import LoginFailure
+
+    with session_scope(engine) as db:
+        add_user(db, "ann", "correct horse", "annotator")
+    for _ in range(LOCK_AFTER):
+        with session_scope(engine) as db:
+            assert authenticate(db, "ann", "wrong password", client="10.0.0.9") is None
+    with session_scope(engine) as db, pytest.raises(LoginLocked, match="try again in 30 s"):
+        authenticate(db, "ann", "correct horse", client="10.0.0.9")
+    assert "auth.locked key=account:ann" in caplog.text
+    with session_scope(engine) as db, pytest.raises(LoginLocked):  # the same client, another account
+        authenticate(db, "someone", "whatever", client="10.0.0.9")
+    with session_scope(engine) as db:  # the lock expires; then the right password works and clears it
+        for row in db.query(LoginFailure):
+            row.locked_until = row.locked_until - timedelta(minutes=20)
+    with session_scope(engine) as db:
+        assert authenticate(db, "ann", "correct horse", client="10.0.0.9") is not None
+    with session_scope(engine) as db:
+        assert db.query(LoginFailure).count() == 0
