@@ -97,6 +97,7 @@ def test_log_in_correct_an_item_and_save(dashboard: str, tmp_path: Path):
             page.keyboard.press("Enter")
             page.keyboard.press("Escape")
             expect(page.get_by_test_id("stMultiSelect")).to_contain_text("sadness")
+            expect(page.get_by_text("Intensity of sadness")).to_be_visible()  # a slider per chosen emotion
             # Correct the cause, and save with Enter in the cause field.
             cause = page.get_by_label("Cause: a phrase copied from the text (empty: no cause)")
             cause.fill("third time this week")
@@ -117,3 +118,30 @@ def test_log_in_correct_an_item_and_save(dashboard: str, tmp_path: Path):
     assert ann.emotions == ["anger", "sadness"] and ann.intensity == pytest.approx(ITEMS[1][2])
     assert ann.cause_text == "third time this week"
     assert ITEMS[1][0][ann.cause_start:ann.cause_end] == "third time this week"
+
+
+def test_repeated_wrong_passwords_lock_the_log_in(dashboard: str, tmp_path: Path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            page.set_default_timeout(30_000)
+            page.goto(dashboard)
+            for _ in range(5):
+                page.get_by_role("textbox", name="Name").fill("alice")
+                page.get_by_role("textbox", name="Password").fill("not her password")
+                page.get_by_role("button", name="Log in").click()
+                page.wait_for_timeout(300)
+                expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)  # this attempt's run is over
+                expect(page.get_by_text("Wrong name or password")).to_be_visible()
+            page.get_by_role("textbox", name="Name").fill("alice")
+            page.get_by_role("textbox", name="Password").fill(PASSWORDS["alice"])
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_text("Log-in refused: too many failed log-ins")).to_be_visible()
+            expect(page.get_by_role("heading", name="Overview · demo")).to_have_count(0)
+            page.screenshot(path=str(tmp_path / "locked.png"), full_page=True)
+            shutil.copyfile(tmp_path / "locked.png", LEAD_SCREENSHOT.with_name("dashboard-locked.png"))
+        finally:
+            browser.close()
