@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         "Set to false where a separate `annotator db upgrade` step owns migrations.",
     )
 
+    log_level: str = Field(
+        default="WARNING", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR)$",
+        description="Lowest level of the log lines commands print to stderr (DEBUG, INFO, WARNING, ERROR).")
+
     # Work queue. Empty means the embedded default: tasks run in process, no server needed.
     broker_url: str = Field(default="", description="Celery broker, e.g. redis://127.0.0.1:6379/0.")
     result_backend: str = Field(default="", description="Celery result backend; defaults to the broker.")

@@ -19,7 +19,7 @@ from annotator.repo import NotFound
 from annotator.taxonomy import TaxonomyError
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line however narrow the terminal
 
 # Exceptions whose message is written for the user; anything else is a bug and keeps its traceback.
 USER_ERRORS = (DatabaseError, NotFound, SourceError, TaxonomyError, ValueError, FileNotFoundError)

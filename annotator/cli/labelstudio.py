@@ -23,7 +23,9 @@ def _ls_errors(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            from annotator.correct.labelstudio.client import LabelStudioError
+            from label_studio_sdk.core.api_error import ApiError
+
+            from annotator.correct.labelstudio.client import LabelStudioError, describe
         except ImportError as exc:
             raise fail(f"the Label Studio commands need its SDK: pip install 'emo-annotator[labelstudio]' "
                        f"({exc})") from None
@@ -31,6 +33,8 @@ def _ls_errors(func: F) -> F:
             return func(*args, **kwargs)
         except LabelStudioError as exc:
             raise fail(str(exc)) from None
+        except ApiError as exc:  # any SDK call that slipped past client.call: still one line, never the headers
+            raise fail(f"Label Studio refused the request ({describe(exc)})") from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -13,6 +13,7 @@ from annotator.cli import retrain as retrain_cli
 from annotator.cli import train as train_cli
 from annotator.cli import ui as ui_cli
 from annotator.cli import user as user_cli
+from annotator.logs import configure as configure_logging
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -23,6 +24,13 @@ app = typer.Typer(
     "file annotator.db in the working directory).\n\n"
     "Start with: annotator demo",
 )
+
+
+@app.callback()
+def _configure() -> None:
+    configure_logging()
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(project.app, name="project")
 app.add_typer(labelstudio_cli.app, name="labelstudio")

@@ -27,6 +27,7 @@ from annotator.db import session_scope
 from annotator.settings import get_settings
 from annotator.tables import Annotation, LabelStudioTask, Prediction, Project
 from annotator.taxonomy import get_taxonomy
+from tests.labelstudio.conftest import WEBHOOK_SECRET
 from tests.labelstudio.helpers import seed
 
 pytestmark = pytest.mark.slow
@@ -200,6 +201,19 @@ def test_push_survives_server_restart(engine, ls_settings, labelstudio, monkeypa
     assert push_project(engine, "restart").sent == 0
 
 
+def test_a_wrong_token_is_one_line_without_headers(engine, ls_settings, runner, monkeypatch):
+    """The real server answers 401 to a token it does not know: one line naming the variable, exit 2."""
+    seed(engine, "wrongtoken", 3)
+    monkeypatch.setenv("ANNOTATOR_LABELSTUDIO_TOKEN", "0" * 40)
+    get_settings.cache_clear()
+    for command in ("push", "pull"):
+        result = runner.invoke(app, ["labelstudio", command, "--project", "wrongtoken"])
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "refused the token" in lines[0] and "ANNOTATOR_LABELSTUDIO_TOKEN" in lines[0]
+        assert "cookie" not in result.output.lower() and "0" * 40 not in result.output
+
+
 def test_webhook_receives_annotations(engine, ls_settings, labelstudio, annotator_user):
     ids = seed(engine, "hooked", 3)
     report = push_project(engine, "hooked")
@@ -236,9 +250,53 @@ def test_webhook_receives_annotations(engine, ls_settings, labelstudio, annotato
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10)
         assert err.value.code == 401
+
+        # With the secret, a forged event (another result, another user, a task we never pushed) or a replay
+        # stores the server's own copy of the annotation, or nothing.
+        port = server.server_address[1]
+        forged = {"action": "ANNOTATION_UPDATED", "project": {"id": report.ls_project_id},
+                  "task": {"id": task.id, "data": task.data},
+                  "annotation": {"id": created.id, "task": task.id, "completed_by": 1,
+                                 "result": _result(task.data["text"], ["joy"], 1.0)}}
+        assert _post(port, forged)[0] == 200
+        other = conn.client.tasks.create(project=report.ls_project_id, data={"text": "not ours", ITEM_ID: ids[1]})
+        planted = ann.annotations.create(id=other.id, result=_result("not ours", ["anger"], 0.9))
+        assert _post(port, {**forged, "task": {"id": other.id, "data": {ITEM_ID: ids[1]}},
+                            "annotation": {"id": planted.id, "task": other.id}})[0] == 200
+        assert _post(port, {**forged, "annotation": {"id": planted.id, "task": task.id}})[0] == 200  # mismatch
+        with session_scope(engine) as db:
+            rows = db.scalars(select(Annotation)).all()
+            assert [(r.item_id, r.annotator, r.emotions, r.intensity) for r in rows] == [
+                (ids[0], "ann@example.com", ["fear", "sadness"], 0.4)]
+
+        # Bodies that are not events get a 4xx answer, never a 500 or a dropped connection.
+        assert _post(port, [1, 2, 3])[0] == 400
+        assert _post(port, b"[" * 100_000 + b"]" * 100_000)[0] == 400
+        assert _post(port, b"\xff\xfe not json")[0] == 400
+        assert _post(port, {"action": "ANNOTATION_CREATED", "task": {"id": "1"}, "annotation": {}})[0] == 400
+        assert _post(port, b'{"a": 1}', length="abc")[0] == 411
+        assert _post(port, b'{"a": 1}', length="-5")[0] == 411
+        assert _post(port, {"action": "PROJECT_UPDATED"}) == (200, {"stored": 0})
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _post(port: int, body: object, length: str | None = None) -> tuple[int, dict]:
+    """POST ``body`` (bytes, or JSON) with the webhook secret over a raw socket, so any header can be sent."""
+    import http.client
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.putrequest("POST", "/hook")
+    conn.putheader("X-Annotator-Webhook-Secret", WEBHOOK_SECRET)
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", length if length is not None else str(len(data)))
+    conn.endheaders(data)
+    response = conn.getresponse()
+    status, payload = response.status, json.loads(response.read() or b"{}")
+    conn.close()
+    return status, payload
 
 
 def test_an_intensity_per_emotion_round_trips_through_label_studio(engine, ls_settings, labelstudio):

@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 import random
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import orjson
+import pydantic
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
@@ -34,7 +36,11 @@ _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 class LabelStudioError(RuntimeError):
-    """A Label Studio problem the user can act on; the message says what to do."""
+    """A Label Studio problem the user can act on; the message says what to do (one line, no headers)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status the server answered, where there was one
 
 
 class LabelStudioUnavailable(LabelStudioError):
@@ -91,45 +97,106 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """A short message for an SDK error (``str(ApiError)`` carries every response header)."""
+    """A short message for an SDK error (``str(ApiError)`` carries every response header, cookies included)."""
     if isinstance(exc, ApiError):
         body = exc.body.get("detail", exc.body) if isinstance(exc.body, dict) else exc.body
-        return f"HTTP {exc.status_code}: {body}"
-    return f"{type(exc).__name__}: {exc}"
+        return f"HTTP {exc.status_code}: {_excerpt(body)}"
+    return f"{type(exc).__name__}: {_excerpt(exc)}"
 
 
-def call(conn: Connection, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run an idempotent SDK call, retrying transient failures with backoff.
+def _excerpt(value: object, limit: int = 160) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def is_bad_answer(exc: BaseException) -> bool:
+    """True when the server answered, but not as Label Studio does: a 2xx/3xx that is not the JSON the SDK
+    expects (an HTML login page, a proxy's page, a JSON value of the wrong shape)."""
+    if isinstance(exc, ApiError):
+        return exc.status_code is None or exc.status_code < 400
+    if isinstance(exc, (TypeError, ValueError, pydantic.ValidationError)):
+        # Only errors raised while the SDK (or pydantic, or json) parsed a response, not our own bugs.
+        frames = traceback.extract_tb(exc.__traceback__)
+        return bool(frames) and any(name in frames[-1].filename for name in _PARSER_FILES)
+    return False
+
+
+_PARSER_FILES = ("label_studio_sdk", "pydantic", "/json/", "orjson", "httpx")
+
+
+def user_error(conn: Connection, exc: BaseException, doing: str) -> LabelStudioError:
+    """The one-line error for a failed SDK call that no retry fixes; never the response headers."""
+    if isinstance(exc, LabelStudioError):
+        return exc
+    if isinstance(exc, ApiError) and exc.status_code in (401, 403):
+        return LabelStudioError(f"Label Studio at {conn.url} refused the token ({describe(exc)}); check "
+                                "ANNOTATOR_LABELSTUDIO_TOKEN", status=exc.status_code)
+    if is_bad_answer(exc):
+        got = describe(exc) if isinstance(exc, ApiError) else "JSON of another shape"
+        return LabelStudioError(f"{conn.url} did not answer {doing} as Label Studio does ({got}); check "
+                                "that ANNOTATOR_LABELSTUDIO_URL is a Label Studio server (1.23)")
+    if isinstance(exc, ApiError):
+        return LabelStudioError(f"Label Studio at {conn.url} refused {doing} ({describe(exc)})",
+                                status=exc.status_code)
+    if isinstance(exc, httpx.HTTPError):
+        return LabelStudioError(f"Label Studio at {conn.url} could not be reached for {doing} ({describe(exc)})")
+    raise exc  # not a Label Studio answer: a bug of ours, keep its traceback
+
+
+def call(conn: Connection, fn: Callable[..., T], *args: Any, retries: int | None = None, **kwargs: Any) -> T:
+    """Run an idempotent SDK call, retrying transient failures with backoff (``retries`` caps the policy's).
 
     Raises :class:`LabelStudioUnavailable` when the retries are used up, and :class:`LabelStudioError`
-    for a 401/403 (a token problem no retry fixes). Other API errors propagate unchanged.
+    (see :func:`user_error`) for any other failure the server caused: a refused token, a 4xx, an answer
+    that is not Label Studio's.
     """
+    limit = conn.retry.max_retries if retries is None else min(retries, conn.retry.max_retries)
     attempt = 0
     while True:
         try:
             return fn(*args, **kwargs)
-        except (httpx.TransportError, ApiError) as exc:
-            if isinstance(exc, ApiError) and exc.status_code in (401, 403):
-                raise LabelStudioError(
-                    f"Label Studio at {conn.url} refused the token ({describe(exc)}); check ANNOTATOR_LABELSTUDIO_TOKEN"
-                ) from None
+        except Exception as exc:
             if not is_transient(exc):
-                raise
-            if attempt >= conn.retry.max_retries:
+                raise user_error(conn, exc, _doing(fn)) from None
+            if attempt >= limit:
                 raise LabelStudioUnavailable(
                     f"Label Studio at {conn.url} did not answer after {attempt + 1} attempts ({describe(exc)}); "
                     "run the command again when it is back: it resumes where it stopped"
                 ) from None
             delay = conn.retry.wait(attempt)
-            log.warning("labelstudio.retry", extra={"attempt": attempt + 1, "delay": round(delay, 2),
-                                                     "error": describe(exc)})
+            log.warning("labelstudio.retry", extra={"url": conn.url, "attempt": f"{attempt + 1}/{limit}",
+                                                     "wait_s": round(delay, 1), "error": describe(exc)})
             time.sleep(delay)
             attempt += 1
+
+
+def _doing(fn: Callable[..., Any]) -> str:
+    name = getattr(fn, "__name__", "")
+    return "a request" if name in ("", "<lambda>") else f"`{name}`"
 
 
 def wait_until_up(conn: Connection) -> None:
     """Block (with the retry policy's backoff) until the server answers an authenticated request."""
     call(conn, conn.client.users.whoami)
+
+
+def check_server(conn: Connection) -> None:
+    """Fail fast, in one line, when the configured server is not there, not Label Studio, or refuses the token.
+
+    A command's first request gets two quick retries, not the full policy: a server that never answered
+    this run is far more often a wrong URL or a server not started than one restarting; retries with the
+    full backoff are for servers that go away mid-run.
+    """
+    try:
+        user = call(conn, conn.client.users.whoami, retries=2)
+    except LabelStudioUnavailable as exc:
+        raise LabelStudioUnavailable(
+            f"no Label Studio server answers at {conn.url} ({str(exc).split('(', 1)[-1].split(')')[0]}): start one "
+            "(annotator labelstudio serve) or set ANNOTATOR_LABELSTUDIO_URL"
+        ) from None
+    if getattr(user, "id", None) is None:
+        raise LabelStudioError(f"{conn.url} did not answer `whoami` as Label Studio does (no user id); check that "
+                               "ANNOTATOR_LABELSTUDIO_URL is a Label Studio server (1.23)")
 
 
 def import_tasks(conn: Connection, ls_pid: int, tasks: list[dict[str, Any]]) -> list[int]:
@@ -150,7 +217,12 @@ def import_tasks(conn: Connection, ls_pid: int, tasks: list[dict[str, Any]]) -> 
     except ValueError:
         body = response.text
     if response.status_code >= 400:
-        raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=body)
-    if not isinstance(body, dict) or not isinstance(body.get("task_ids"), list):
-        raise LabelStudioError(f"unexpected answer to a task import: {str(body)[:200]}")
-    return [int(t) for t in body["task_ids"]]
+        error = ApiError(status_code=response.status_code, headers=dict(response.headers), body=body)
+        if is_transient(error):
+            raise error  # the caller reconciles and retries
+        raise user_error(conn, error, "a task import")
+    ids = body.get("task_ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(t, int) for t in ids):
+        raise LabelStudioError(f"{conn.url} did not answer a task import as Label Studio does (HTTP "
+                               f"{response.status_code}: {_excerpt(body)}); check ANNOTATOR_LABELSTUDIO_URL")
+    return ids

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 from label_studio_sdk.data_manager import Column, Filters, Operator, Type
 from sqlalchemy import Engine
@@ -27,11 +26,13 @@ from annotator import repo
 from annotator.correct.labelstudio import store
 from annotator.correct.labelstudio.client import (
     Connection,
+    LabelStudioError,
     LabelStudioUnavailable,
     call,
     describe,
     import_tasks,
     is_transient,
+    user_error,
     wait_until_up,
 )
 from annotator.correct.labelstudio.config import labeling_config
@@ -127,8 +128,8 @@ def ensure_project(conn: Connection, db: Any, project: Project) -> int:
     if saved.get("project_id") is not None and saved.get("url") == conn.url:
         try:
             ls_project = call(conn, conn.client.projects.get, id=saved["project_id"])
-        except ApiError as exc:
-            if exc.status_code != 404:
+        except LabelStudioError as exc:
+            if exc.status != 404:
                 raise
             log.warning("labelstudio.project_gone", extra={"ls_project_id": saved["project_id"]})
     if ls_project is None:
@@ -158,8 +159,11 @@ def _create_project(conn: Connection, *, title: str, config: str, overlap: int) 
                                                description="Pre-labeled by emo-annotator; synced both ways.",
                                                request_options=NO_RETRY)
         except Exception as exc:
-            if not is_transient(exc) or attempt >= conn.retry.max_retries:
-                raise
+            if not is_transient(exc):
+                raise user_error(conn, exc, "creating a project") from None
+            if attempt >= conn.retry.max_retries:
+                raise LabelStudioUnavailable(f"Label Studio at {conn.url} did not create the project after "
+                                             f"{attempt + 1} attempts ({describe(exc)}); run the push again") from None
             time.sleep(conn.retry.wait(attempt))
             attempt += 1
             wait_until_up(conn)
@@ -180,7 +184,7 @@ def _import_tasks(conn: Connection, engine: Engine, ls_pid: int, project_id: int
             ids = import_tasks(conn, ls_pid, [tasks[r.item_id] for r in todo])
         except Exception as exc:
             if not is_transient(exc):
-                raise
+                raise user_error(conn, exc, "a task import") from None
             if attempt >= conn.retry.max_retries:
                 raise LabelStudioUnavailable(
                     f"importing into Label Studio project {ls_pid} failed {attempt + 1} times ({describe(exc)}); "
@@ -217,8 +221,12 @@ def _import_predictions(conn: Connection, ls_pid: int, body: list[dict[str, Any]
                                                     request_options=NO_RETRY)
             return
         except Exception as exc:
-            if not is_transient(exc) or attempt >= conn.retry.max_retries:
-                raise
+            if not is_transient(exc):
+                raise user_error(conn, exc, "a prediction import") from None
+            if attempt >= conn.retry.max_retries:
+                raise LabelStudioUnavailable(f"importing predictions into Label Studio project {ls_pid} failed "
+                                             f"{attempt + 1} times ({describe(exc)}); run the push again: it "
+                                             "resumes without duplicating predictions") from None
             time.sleep(conn.retry.wait(attempt))
             attempt += 1
             report.retries += 1

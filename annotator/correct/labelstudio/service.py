@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.correct.labelstudio import store, webhook
-from annotator.correct.labelstudio.client import Connection, LabelStudioError, connect
+from annotator.correct.labelstudio.client import Connection, LabelStudioError, check_server, connect
 from annotator.correct.labelstudio.pull import PullReport, pull
 from annotator.correct.labelstudio.push import PushReport, push
 from annotator.db import session_scope
@@ -29,20 +29,20 @@ def push_project(engine: Engine, project: str, *, limit: int | None = None, orde
         raise ValueError(f"unknown order {order!r}; use one of: {', '.join(ORDERS)}")
     if limit is not None and limit < 1:
         raise ValueError("--limit must be at least 1")
-    return push(engine, conn or connect(), project, limit=limit, order=order,
+    return push(engine, conn or _checked(), project, limit=limit, order=order,
                 chunk_size=get_settings().labelstudio_chunk_size, on_chunk=on_chunk)
 
 
 def pull_project(engine: Engine, project: str, *, conn: Connection | None = None) -> PullReport:
     """Import every Label Studio annotation of the project into our annotations table."""
-    return pull(engine, conn or connect(), project)
+    return pull(engine, conn or _checked(), project)
 
 
 def webhook_server(engine: Engine, *, host: str = "127.0.0.1", port: int = 0,
                    conn: Connection | None = None, secret: str | None = None) -> ThreadingHTTPServer:
     """The webhook receiver, bound but not yet serving (call ``serve_forever``)."""
     secret = secret if secret is not None else get_settings().labelstudio_webhook_secret.get_secret_value()
-    return webhook.make_server(engine, conn or connect(), secret, host=host, port=port)
+    return webhook.make_server(engine, conn or _checked(), secret, host=host, port=port)
 
 
 def register_webhook(engine: Engine, project: str, url: str, *, conn: Connection | None = None,
@@ -55,4 +55,11 @@ def register_webhook(engine: Engine, project: str, url: str, *, conn: Connection
         ls_pid = store.ls_settings(repo.get_project_or_raise(db, project)).get("project_id")
     if ls_pid is None:
         raise LabelStudioError(f"project {project!r} has no Label Studio project yet: push it first")
-    return webhook.register(conn or connect(), int(ls_pid), url, secret)
+    return webhook.register(conn or _checked(), int(ls_pid), url, secret)
+
+
+def _checked() -> Connection:
+    """A connection to the configured server, checked with one request (see :func:`check_server`)."""
+    conn = connect()
+    check_server(conn)
+    return conn

@@ -4,6 +4,12 @@ Label Studio POSTs ``{"action", "annotation", "task", "project"}`` with the head
 we check the shared secret header, then store the annotation exactly as pull does. Without Redis,
 Label Studio sends webhooks synchronously with a 1 s timeout and no retries, so the handler is kept
 short, and pull remains the way to catch up on anything missed while the receiver was down.
+
+The payload is a notification, not the data: anyone holding the secret could post any result under
+any user id, for any task, or replay an old event. So the receiver accepts events only for tasks we
+pushed to that Label Studio project, and stores the server's own copy of the annotation (fetched by id:
+its result, and the server user who made it), never the posted one. A replay stores the current
+state again, which changes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from annotator.correct.labelstudio import store
-from annotator.correct.labelstudio.client import Connection, call
+from annotator.correct.labelstudio.client import Connection, LabelStudioError, call
 from annotator.correct.labelstudio.pull import PullReport, UserDirectory, store_tasks
 from annotator.db import session_scope
 
@@ -28,22 +34,48 @@ SECRET_HEADER = "X-Annotator-Webhook-Secret"
 _MAX_BODY = 20 * 1024 * 1024
 
 
-def handle_event(engine: Engine, users: UserDirectory, payload: dict[str, Any]) -> PullReport | None:
-    """Store the annotation of one ANNOTATION_CREATED/UPDATED event; None for other events."""
+class BadEvent(ValueError):
+    """A request body that is not a Label Studio annotation event (answered 400)."""
+
+
+def handle_event(engine: Engine, conn: Connection, users: UserDirectory, payload: Any) -> PullReport | None:
+    """Store the server's copy of the annotation an ANNOTATION_CREATED/UPDATED event names; None for other
+    events. Events for tasks we did not push to that project are counted as unknown and store nothing."""
+    if not isinstance(payload, dict):
+        raise BadEvent("the body must be a JSON object")
     if payload.get("action") not in ACTIONS:
         return None
-    annotation, task = payload.get("annotation"), payload.get("task")
-    if not isinstance(annotation, dict) or not isinstance(task, dict) or "id" not in task:
-        raise ValueError("payload without annotation/task objects")
-    project = payload.get("project")
-    ls_pid = project.get("id") if isinstance(project, dict) else annotation.get("project")
-    if ls_pid is None:
-        return PullReport(tasks=1, unknown_tasks=1)
+    annotation, task, project = payload.get("annotation"), payload.get("task"), payload.get("project")
+    ann_id = _int(annotation.get("id")) if isinstance(annotation, dict) else None
+    task_id = _int(task.get("id")) if isinstance(task, dict) else None
+    ls_pid = _int(project.get("id")) if isinstance(project, dict) else (
+        _int(annotation.get("project")) if isinstance(annotation, dict) else None)
+    if ann_id is None or task_id is None or ls_pid is None:
+        raise BadEvent("an annotation event needs annotation.id, task.id and project.id (integers)")
+    unknown = PullReport(tasks=1, unknown_tasks=1)
     with session_scope(engine) as db:
-        ours = store.project_for_ls_project(db, int(ls_pid))
-        if ours is None:
-            return PullReport(tasks=1, unknown_tasks=1)
-        return store_tasks(db, ours, int(ls_pid), [task], users, annotations=[(0, annotation)])
+        ours = store.project_for_ls_project(db, ls_pid)
+        pushed = ours is not None and task_id in store.task_map(db, ls_pid, [task_id])
+    if not pushed:
+        log.warning("labelstudio.webhook_unknown_task", extra={"ls_project": ls_pid, "task": task_id})
+        return unknown
+    try:
+        fetched = call(conn, conn.client.annotations.get, id=ann_id)
+    except LabelStudioError as exc:
+        if exc.status != 404:
+            raise
+        return unknown  # deleted since, or never existed
+    if fetched.task != task_id or fetched.project not in (None, ls_pid):
+        log.warning("labelstudio.webhook_mismatch", extra={"annotation": ann_id, "task": task_id})
+        return unknown
+    with session_scope(engine) as db:
+        ours = store.project_for_ls_project(db, ls_pid)
+        return store_tasks(db, ours, ls_pid, [{"id": task_id}], users,
+                           annotations=[(0, fetched.model_dump(mode="json"))])
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def make_server(engine: Engine, conn: Connection, secret: str, host: str = "127.0.0.1",
@@ -55,6 +87,8 @@ def make_server(engine: Engine, conn: Connection, secret: str, host: str = "127.
     expected = secret.encode()
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = 30  # seconds a client may take to send its request; a stalled one cannot hold a thread forever
+
         def do_GET(self) -> None:  # noqa: N802 - http.server naming
             self._reply(HTTPStatus.OK, {"status": "ok"})
 
@@ -63,15 +97,29 @@ def make_server(engine: Engine, conn: Connection, secret: str, host: str = "127.
             if not hmac.compare_digest(given, expected):
                 self._reply(HTTPStatus.UNAUTHORIZED, {"error": f"missing or wrong {SECRET_HEADER}"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length <= 0 or length > _MAX_BODY:
-                self._reply(HTTPStatus.BAD_REQUEST, {"error": "empty or oversized body"})
+            raw = self.headers.get("Content-Length")
+            if raw is None or not raw.strip().isdigit():
+                self.close_connection = True  # the body's end is unknown: this connection cannot carry another
+                self._reply(HTTPStatus.LENGTH_REQUIRED, {"error": "send a Content-Length (a number of bytes)"})
+                return
+            length = int(raw)
+            if length == 0 or length > _MAX_BODY:
+                self.close_connection = True
+                self._reply(HTTPStatus.BAD_REQUEST, {"error": f"the body must be 1 to {_MAX_BODY} bytes"})
                 return
             try:
                 payload = json.loads(self.rfile.read(length))
-                report = handle_event(engine, users, payload)
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, RecursionError):
+                self._reply(HTTPStatus.BAD_REQUEST, {"error": "the body is not JSON (or is nested too deeply)"})
+                return
+            try:
+                report = handle_event(engine, conn, users, payload)
+            except BadEvent as exc:
                 self._reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+                return
+            except LabelStudioError as exc:
+                log.warning("labelstudio.webhook_not_verified", extra={"error": str(exc)})
+                self._reply(HTTPStatus.BAD_GATEWAY, {"error": "could not read the annotation back from Label Studio"})
                 return
             except Exception:
                 log.exception("labelstudio.webhook_failed")
