@@ -128,7 +128,8 @@ def start_retrain(engine: Engine, project: str, *, from_version: str | None = No
     """Create a retraining job (kind 'retrain', queue 'train') for ``project``, submit it, return its id.
 
     ``overrides``: any :class:`RetrainParams` field (e.g. ``{"sft_steps": 10}``) for this job only.
-    With ``wait`` and no broker the job runs here and this returns when it is finished.
+    With ``wait`` and no broker the job runs here and this returns when it is finished. A project without
+    consensus items to train on, or without gold to compare on, is refused here (ValueError): no job is made.
     """
     params = {**(overrides or {}), "from_version": from_version, "relabel": relabel, "wait": wait}
     retrain_params(params)  # refuse bad parameters before anything is queued
@@ -136,6 +137,9 @@ def start_retrain(engine: Engine, project: str, *, from_version: str | None = No
         proj = repo.get_project_or_raise(db, project)
         if from_version is not None:
             resolve_adapter(db, proj, from_version)  # NotFound now, not later in a worker
+    check_trainable(project, consensus_dataset(engine, project))  # no job that is bound to fail
+    with session_scope(engine) as db:
+        proj = repo.get_project_or_raise(db, project)
         job = create_job(db, JobKind.RETRAIN, proj.id, adapter_version=from_version, params=params, queue="train")
         job_id = job.id
     submit_job(engine, job_id, wait=wait)
@@ -179,11 +183,7 @@ def _retrain(engine: Engine, job_id: int, run_id: int, project: str, labels: tup
     if len(train_items) > params.max_examples:
         train_items = rng.sample(train_items, params.max_examples)
     gold = list(data.gold)[: params.max_gold]
-    if not train_items:
-        raise ValueError(f"project {project!r} has no consensus items to train on yet: annotate more items "
-                         "(each needs enough annotations that agree)")
-    if not gold:
-        raise ValueError(f"project {project!r} has no held-out gold items to compare adapters on yet")
+    check_trainable(project, data)
     examples = [consensus_example(item) for item in train_items]
     pairs = correction_pairs(train_items)[: params.max_pairs]
     add_job_progress(engine, job_id, 1)
@@ -253,6 +253,16 @@ def correction_pairs(items: Sequence[Any]) -> list["PreferencePair"]:
                            cause=rejected_cause if chosen.cause is not None else None)
         pairs.append(PreferencePair(chosen=chosen, rejected=rejected))
     return pairs
+
+
+def check_trainable(project: str, data: Any) -> None:
+    """Refuse (ValueError, a message for the user) a consensus dataset that a retraining cannot use."""
+    if not data.train:
+        raise ValueError(f"project {project!r} has no consensus items to train on yet: annotate more items "
+                         "(each needs enough annotations that agree)")
+    if not data.gold:
+        raise ValueError(f"project {project!r} has no held-out gold items to compare adapters on yet: annotate "
+                         "more items (ANNOTATOR_CONSENSUS_GOLD_FRACTION of the consensus items are held out)")
 
 
 def consensus_dataset(engine: Engine, project: str) -> Any:

@@ -13,6 +13,8 @@ is already queued or running. The Celery app (``worker/``) registers the two tas
 
 from __future__ import annotations
 
+import logging
+
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -26,6 +28,8 @@ from annotator.tables import TrainingRun
 
 CRON_TASK = "worker.retrain.cron"  # calls cron_retrain(engine)
 CHECK_TASK = "worker.retrain.check_new_items"  # calls check_new_items(engine)
+
+log = logging.getLogger(__name__)
 
 
 def parse_cron(expression: str) -> dict[str, str]:
@@ -86,7 +90,15 @@ def start_due(engine: Engine, min_new: int) -> list[int]:
 
     with session_scope(engine) as db:
         names = sorted(repo.project_names(db).values())
-    return [start_retrain(engine, name, wait=False) for name in names if retrain_due(engine, name, min_new)]
+    started = []
+    for name in names:
+        if not retrain_due(engine, name, min_new):
+            continue
+        try:
+            started.append(start_retrain(engine, name, wait=False))
+        except ValueError as exc:  # e.g. consensus items but no gold yet: this project waits, the others go on
+            log.warning("retrain.not_started", extra={"project": name, "reason": str(exc)})
+    return started
 
 
 def cron_retrain(engine: Engine) -> list[int]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from annotator.cli.main import app
 from annotator.db import session_scope
 from annotator.projects.service import create_project
 from annotator.retrain.schedule import check_new_items, cron_retrain, retrain_in_flight
-from annotator.tables import Job, TrainingRun
+from annotator.jobs.service import create_job, submit_job
+from annotator.states import JobKind
+from annotator.tables import Job, Project, TrainingRun
 from annotator.taxonomy import get_taxonomy
 
 
@@ -18,6 +21,15 @@ def test_retrain_without_consensus_fails_with_a_reason(engine, runner) -> None:
     result = runner.invoke(app, ["retrain", "--project", "empty"])
     assert result.exit_code == 2
     assert "no consensus items to train on" in result.output
+    with session_scope(engine) as db:
+        assert db.scalar(select(Job)) is None  # refused before a job was made
+
+    # A job that gets made anyway (its consensus vanished after the check) fails with the same reason.
+    with session_scope(engine) as db:
+        project_id = db.scalar(select(Project.id).where(Project.name == "empty"))
+        job_id = create_job(db, JobKind.RETRAIN, project_id, params={}, queue="train").id
+    with pytest.raises(ValueError, match="no consensus items"):
+        submit_job(engine, job_id, wait=True)  # without a broker it runs here, and says why it failed
     with session_scope(engine) as db:
         job = db.scalar(select(Job))
         run = db.scalar(select(TrainingRun))
@@ -39,3 +51,21 @@ def test_retrain_refuses_unknown_project_and_version(engine, runner) -> None:
     assert result.exit_code == 2 and "v-missing" in result.output
     with session_scope(engine) as db:
         assert db.scalar(select(Job)) is None  # nothing was queued
+
+
+def test_the_schedule_skips_a_project_it_cannot_retrain_yet(engine, caplog) -> None:
+    """Consensus items but no gold (gold_fraction 0): the cron trigger starts nothing and does not fail."""
+    from annotator import repo
+    from annotator.tables import Item
+
+    with session_scope(engine) as db:
+        project = create_project(db, "nogold", get_taxonomy("ekman"), {"gold_fraction": 0.0})
+        items = [Item(project_id=project.id, text=f"text {n}", content_hash=f"h{n}") for n in range(4)]
+        db.add_all(items)
+        db.flush()
+        repo.upsert_annotations(db, [{"item_id": i.id, "annotator": who, "emotions": ["joy"]}
+                                     for i in items for who in ("ann", "bob")], "dashboard")
+    assert cron_retrain(engine) == []
+    assert any("no held-out gold" in getattr(r, "reason", "") for r in caplog.records)
+    with session_scope(engine) as db:
+        assert db.scalar(select(Job)) is None

@@ -66,3 +66,33 @@ def seed(engine: Engine) -> Seeded:
 def seeded(engine: Engine) -> Seeded:
     """The seeded project in the test's database (also the one ANNOTATOR_DATABASE_URL names)."""
     return seed(engine)
+
+
+def seed_every_label(engine: Engine, name: str = "all-labels") -> list[str]:
+    """A GoEmotions project with one item predicted as each of its 28 labels; returns the labels."""
+    with session_scope(engine) as db:
+        project = create_project(db, name, get_taxonomy("goemotions"))
+        for n, label in enumerate(project.labels):
+            text = f"Item {n} says {label}."
+            item = Item(project_id=project.id, text=text, content_hash=content_hash(text))
+            db.add(item)
+            db.flush()
+            db.add(Prediction(item_id=item.id, adapter_version=VERSION, confidence=0.5, intensity=0.5,
+                              emotions={other: (0.9 if other == label else 0.01) for other in project.labels}))
+        return list(project.labels)
+
+
+def seed_consensus(engine: Engine, project: str = "demo") -> None:
+    """Two annotators who agree on every item, and a gold fraction that puts some items in gold and some
+    in training: a project the retraining preflight accepts."""
+    from annotator import repo
+    from annotator.agree.consensus_data import in_gold_slice
+
+    with session_scope(engine) as db:
+        proj = repo.get_project_or_raise(db, project)
+        items = db.query(Item).filter_by(project_id=proj.id).all()
+        fraction = next(f for f in (0.5, 0.3, 0.7, 0.2, 0.8, 0.1, 0.9)
+                        if 0 < sum(in_gold_slice(i.content_hash, f) for i in items) < len(items))
+        repo.upsert_annotations(db, [{"item_id": i.id, "annotator": who, "emotions": ["joy"], "intensity": 0.5}
+                                     for i in items for who in ("alice", "root")], "dashboard")
+        repo.change_project_setting(db, proj, "gold_fraction", lambda _: fraction)

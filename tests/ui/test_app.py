@@ -13,7 +13,7 @@ from annotator.db import session_scope
 from annotator.jobs import service as jobs
 from annotator.states import JobKind
 from annotator.tables import Adapter, AgreementReport, Annotation, Job, Project
-from tests.ui.conftest import ITEMS, PASSWORDS, UI_APP, VERSION
+from tests.ui.conftest import ITEMS, PASSWORDS, UI_APP, VERSION, seed_consensus
 
 
 def login(name: str, password: str | None = None) -> AppTest:
@@ -59,7 +59,7 @@ def test_overview_shows_job_progress(engine, seeded):
 
 def _open_review(name: str = "alice") -> AppTest:
     at = login(name)
-    at.switch_page("pages/review.py").run()
+    at.switch_page("views/review.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -125,7 +125,7 @@ def _submit(at: AppTest, label: str) -> None:
 
 def test_agreement_page_reads_reports(engine, seeded):
     at = login("alice")
-    at.switch_page("pages/agreement.py").run()
+    at.switch_page("views/agreement.py").run()
     assert "No agreement figures yet" in texts(at.info)[0]
 
     with session_scope(engine) as db:
@@ -163,8 +163,9 @@ def test_models_retrain_button_enqueues_a_job(engine, seeded, monkeypatch):
     import annotator.retrain.job  # noqa: F401 - registers the real runner, which this test replaces
 
     monkeypatch.setitem(jobs._RUNNERS, JobKind.RETRAIN, _light_retrain)
+    seed_consensus(engine)
     at = login("root")
-    at.switch_page("pages/models.py").run()
+    at.switch_page("views/models.py").run()
     assert not at.exception
     (button,) = [b for b in at.button if b.label == "Retrain"]
     button.click()
@@ -186,13 +187,26 @@ def test_models_retrain_button_enqueues_a_job(engine, seeded, monkeypatch):
     assert f"#{job.id} retrain · done · 2/2" in bar.proto.text
 
 
+def test_the_retrain_button_refuses_a_project_without_consensus_and_makes_no_job(engine, seeded):
+    at = login("root")
+    at.switch_page("views/models.py").run()
+    (button,) = [b for b in at.button if b.label == "Retrain"]
+    button.click()
+    at.run()
+    assert not at.exception and not at.success
+    (error,) = texts(at.error)
+    assert "has no consensus items to train on yet" in error  # the message the CLI gives
+    with session_scope(engine) as db:
+        assert db.scalars(select(Job)).all() == []
+
+
 def test_models_promote_and_roll_back(engine, seeded):
     with session_scope(engine) as db:
         project_id = repo.get_project_or_raise(db, "demo").id
         db.add(Adapter(version="ekman-v2", project_id=project_id, base_model="smollm2", path="adapters/v2",
                        metrics={"emotions_f1": 0.66}))
     at = login("root")
-    at.switch_page("pages/models.py").run()
+    at.switch_page("views/models.py").run()
     (table,) = at.dataframe
     assert set(table.value["version"]) == {VERSION, "ekman-v2"}
     assert "metric: emotions_f1" in table.value.columns
@@ -211,7 +225,7 @@ def test_models_promote_and_roll_back(engine, seeded):
 
 def test_models_actions_are_for_admins_only(seeded):
     at = login("alice")
-    at.switch_page("pages/models.py").run()
+    at.switch_page("views/models.py").run()
     assert not at.exception
     assert not [b for b in at.button if b.label in ("Retrain", "Promote", "Roll back")]
-    assert "for admins" in at.caption[-1].value
+    assert any("for admins" in c.value for c in at.caption)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from annotator.db import open_database, session_scope
 from annotator.tables import Annotation
-from tests.ui.conftest import ITEMS, PASSWORDS, VERSION, seed
+from tests.ui.conftest import ITEMS, PASSWORDS, VERSION, seed, seed_every_label
 
 CHROMIUM = Path("/usr/bin/chromium")
 LEAD_SCREENSHOT = Path("/tmp/ui_screenshot.png")
@@ -143,5 +143,58 @@ def test_repeated_wrong_passwords_lock_the_log_in(dashboard: str, tmp_path: Path
             expect(page.get_by_role("heading", name="Overview · demo")).to_have_count(0)
             page.screenshot(path=str(tmp_path / "locked.png"), full_page=True)
             shutil.copyfile(tmp_path / "locked.png", LEAD_SCREENSHOT.with_name("dashboard-locked.png"))
+        finally:
+            browser.close()
+
+
+def test_a_page_url_opened_before_log_in_asks_to_log_in_then_shows_that_page(dashboard: str, tmp_path: Path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.set_default_timeout(30_000)
+            page.goto(f"{dashboard}/review")
+            expect(page.get_by_role("button", name="Log in")).to_be_visible()
+            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+            page.screenshot(path=str(tmp_path / "direct.png"), full_page=True)
+            shutil.copyfile(tmp_path / "direct.png", LEAD_SCREENSHOT.with_name("dashboard-direct-url.png"))
+            body = page.locator("body").inner_text()
+            assert "KeyError" not in body and "Traceback" not in body
+            assert page.get_by_test_id("stSidebarNav").count() == 0  # no page list (file names) before log-in
+            for name in ("review", "overview", "agreement", "models"):
+                expect(page.get_by_role("link", name=name)).to_have_count(0)
+            page.get_by_role("textbox", name="Name").fill("alice")
+            page.get_by_role("textbox", name="Password").fill(PASSWORDS["alice"])
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("heading", name="Review queue")).to_be_visible()  # the page the URL named
+        finally:
+            browser.close()
+
+
+def test_the_label_chart_names_every_bar(dashboard: str, tmp_path: Path):
+    from playwright.sync_api import expect, sync_playwright
+
+    labels = seed_every_label(open_database())  # "all-labels" sorts before "demo": the picker opens on it
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(dashboard)
+            page.get_by_role("textbox", name="Name").fill("alice")
+            page.get_by_role("textbox", name="Password").fill(PASSWORDS["alice"])
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("heading", name="Overview · all-labels")).to_be_visible()
+            chart = page.get_by_test_id("stVegaLiteChart")
+            expect(chart.locator("svg")).to_be_visible()
+            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+            shown = set(chart.locator("svg text").evaluate_all(  # Vega hides an overlapping label with opacity 0
+                "els => els.filter(e => e.getAttribute('opacity') !== '0' && getComputedStyle(e).opacity !== '0')"
+                ".map(e => e.textContent)"))
+            chart.screenshot(path=str(tmp_path / "labels.png"))
+            shutil.copyfile(tmp_path / "labels.png", LEAD_SCREENSHOT.with_name("dashboard-label-chart.png"))
+            assert set(labels) <= shown, f"labels without a name on the chart: {sorted(set(labels) - shown)}"
         finally:
             browser.close()

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from annotator.correct import dashboard
 from annotator.states import JobState
 from ui.data import current_project, engine, label_distribution, session
+
+
+def label_chart(frame: pd.DataFrame) -> alt.Chart:
+    """One horizontal bar per label, most frequent first, every label named: a fixed band per label, and
+    no label dropped for overlapping (Vega-Lite's default hides every other one when bands are tight)."""
+    order = frame.groupby("label")["items"].sum().sort_values(ascending=False).index.tolist()
+    return alt.Chart(frame).mark_bar().encode(
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=240)),
+        x=alt.X("sum(items):Q", title="items"),
+        color=alt.Color("source:N", title="from"),
+        tooltip=["label", "source", "items"],
+    ).properties(height=alt.Step(22))
+
 
 project = current_project()
 st.title(f"Overview · {project}")
@@ -32,8 +46,7 @@ if frame.empty or frame["items"].sum() == 0:
     st.info("No labels yet: pre-label with `annotator prelabel` or correct items in the review queue.")
 else:
     frame = frame[frame.groupby("label")["items"].transform("sum") > 0]
-    st.bar_chart(frame, x="label", y="items", color="source", horizontal=True,
-                 height=max(250, 22 * frame["label"].nunique()))
+    st.altair_chart(label_chart(frame), width="stretch")
 
 st.subheader("Jobs")
 if not jobs:
