@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.agree.consensus import best_labels
 from annotator.db import session_scope
-from annotator.label.adapters import active_adapter
 from annotator.label.thresholds import Thresholds, decision_thresholds
 from annotator.tables import Annotation, Item, Prediction
 
@@ -59,7 +58,7 @@ def iter_export_rows(db: Session, project_name: str, include_raw: bool = False) 
     """One dict per item, in id order: text, best labels, their provenance, and optionally all raw labels."""
     project = repo.get_project_or_raise(db, project_name)
     thresholds = decision_thresholds(db, project)
-    adapter = active_adapter(db, project)
+    adapter = repo.labeling_adapter(db, project)
     active = adapter.version if adapter is not None else None
     for page in repo.iter_item_pages(db, project.id):
         ids = [item.id for item in page]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from annotator.bloom import BloomFilter
-from annotator.states import AnnotationStatus, RunState
+from annotator.states import AdapterStatus, AnnotationStatus, RunState
 from annotator.tables import Adapter, Annotation, IngestError, IngestRun, Item, Prediction, Project, utcnow
 
 # SQLite's limit on bound variables is 32766 since 3.32; stay well under it.
@@ -37,8 +37,20 @@ def project_names(db: Session) -> dict[int, str]:
 
 
 def active_adapter(db: Session, project: Project) -> Adapter | None:
-    """The adapter that currently labels the project, if any."""
+    """The adapter promoted for the project (what promotion and rollback change), if any."""
     return db.get(Adapter, project.active_adapter_id) if project.active_adapter_id else None
+
+
+def labeling_adapter(db: Session, project: Project) -> Adapter | None:
+    """The adapter whose predictions label the project now: the promoted one, else the newest shipped default
+    (status ``default``) that has pre-labeled its items; None when neither has."""
+    active = active_adapter(db, project)
+    if active is not None:
+        return active
+    labeled = exists().where(Prediction.adapter_version == Adapter.version, Prediction.item_id == Item.id,
+                             Item.project_id == project.id)
+    return db.scalars(select(Adapter).where(Adapter.status == AdapterStatus.DEFAULT, labeled)
+                      .order_by(Adapter.created_at.desc(), Adapter.id.desc()).limit(1)).first()
 
 
 def get_project_by_id(db: Session, project_id: int) -> Project:

@@ -68,6 +68,8 @@ class AgreementResult:
     project: str
     created_at: datetime
     figures: list[FieldAgreement]
+    labeler: str | None = None  # the adapter measured as one more coder (labeler-human), if any
+    annotators: int = 0  # people with at least one accepted annotation
 
     def to_json(self) -> dict[str, Any]:
         """``{"project", "created_at", "fields": {field: {coders: {alpha, ci_low, ci_high, n_items, n_coders,
@@ -78,7 +80,8 @@ class AgreementResult:
             entry["alpha"] = entry.pop("value")
             del entry["field"], entry["coders"]
             fields.setdefault(f.field, {})[f.coders] = entry
-        return {"project": self.project, "created_at": self.created_at.isoformat(), "fields": fields}
+        return {"project": self.project, "created_at": self.created_at.isoformat(), "labeler": self.labeler,
+                "annotators": self.annotators, "fields": fields}
 
 
 def load_codings(db: Session, project: Project, with_labeler: bool = True) -> ProjectCodings:
@@ -94,7 +97,7 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
         if r.based_on_adapter:
             data.based_on.setdefault(r.item_id, []).append(r.based_on_adapter)
     data.texts = repo.annotated_item_texts(db, project.id)
-    active = repo.active_adapter(db, project) if with_labeler else None
+    active = repo.labeling_adapter(db, project) if with_labeler else None
     if active is not None:
         version = active.version
         if version is not None:
@@ -150,7 +153,9 @@ def compute_agreement(engine: Engine, project: str, fields: Sequence[str] | None
             both.details.update(labeler=data.labeler_version, alpha_without_labeler=human.value,
                                 delta=None if both.value is None or human.value is None else both.value - human.value)
             figures.append(both)
-    result = AgreementResult(project=project, created_at=utcnow(), figures=figures)
+    result = AgreementResult(project=project, created_at=utcnow(), figures=figures,
+                             labeler=data.labeler_version if data.labeler else None,
+                             annotators=len({c.coder for c in data.humans}))
     if store:
         with session_scope(engine) as db:
             db.add_all(AgreementReport(project_id=project_id, field=f.field, coders=f.coders, value=f.value,

@@ -39,11 +39,23 @@ def agreement_cmd(
     if as_json:
         typer.echo(json.dumps(result.to_json()))
         return
+    if result.annotators == 0:
+        console.print(f"project {project!r} has no accepted human annotations yet, so there is no agreement to "
+                      "measure: correct items in the dashboard or Label Studio, or `annotator annotations import`")
+        return
+    measured = [f for f in result.figures if f.n_items > 0]
     table = Table("field", "coders", "alpha", "CI", "items", "coders", title=f"agreement: {project}")
-    for f in result.figures:
+    for f in measured:
         ci = "-" if f.ci_low is None else f"[{_fmt(f.ci_low)}, {_fmt(f.ci_high)}]"
         table.add_row(f.field, f.coders, _fmt(f.value), ci, f"{f.n_items:,}", str(f.n_coders))
     console.print(table)
+    unmeasured = sorted({f.field for f in result.figures} - {f.field for f in measured})
+    if unmeasured:
+        console.print(f"{len(unmeasured)} fields have no item with two codings yet and are left out: "
+                      + ", ".join(unmeasured[:8]) + (", ..." if len(unmeasured) > 8 else ""))
+    console.print(f"{result.annotators} annotators; " + (
+        f"labeler-human adds the predictions of adapter {result.labeler} as one more coder"
+        if result.labeler else "no adapter has pre-labeled the annotated items, so no labeler-human rows"))
     weakest = _weakest_annotators(result.figures)
     if weakest:
         console.print("least reliable annotators (alpha on 'emotions' against the others' consensus): " + weakest)

@@ -21,7 +21,6 @@ from annotator.agree.consensus import from_humans, from_machine, pick_prediction
 from annotator.agree.distance import masi_similarity
 from annotator.agree.service import agreement_reports
 from annotator.jobs.service import list_jobs
-from annotator.label.adapters import active_adapter
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.states import AnnotationStatus
 from annotator.tables import Annotation, Item, Job, Prediction, Project
@@ -33,16 +32,18 @@ REVIEW_ORDERS = ("confidence", "disagreement")
 
 
 def overview(db: Session, project_name: str) -> dict[str, Any]:
-    """Items, predicted, corrected (items with an accepted human annotation), annotations, active adapter."""
+    """Items, predicted, corrected (items with an accepted human annotation), annotations, and the adapter
+    that labels the project (``labeler``; ``labeler_status`` says whether it was promoted or is the default)."""
     project = repo.get_project_or_raise(db, project_name)
     counts = repo.project_counts(db, project.id)
-    active = active_adapter(db, project)
+    labeler = repo.labeling_adapter(db, project)
     return {
         "items": counts["items"],
         "predicted": counts["predicted"],
         "corrected": counts["annotated"],
         "annotations": counts["annotations"],
-        "active_adapter": active.version if active else None,
+        "labeler": labeler.version if labeler else None,
+        "labeler_status": labeler.status if labeler else None,
     }
 
 
@@ -56,7 +57,7 @@ def label_distribution(db: Session, project_name: str) -> list[dict[str, Any]]:
     """
     project = repo.get_project_or_raise(db, project_name)
     thresholds = decision_thresholds(db, project)
-    active = active_adapter(db, project)
+    active = repo.labeling_adapter(db, project)
     preferred = active.version if active else None
     humans: dict[int, list[Any]] = defaultdict(list)
     for row in repo.accepted_annotations(db, project.id):
@@ -114,7 +115,7 @@ class ReviewItem:
 
 def reference_version(db: Session, project: Project) -> str | None:
     """The adapter version whose predictions the queue shows: the active one, else the newest that predicted."""
-    active = active_adapter(db, project)
+    active = repo.labeling_adapter(db, project)
     if active is not None:
         return active.version
     return repo.newest_prediction_version(db, project.id)

@@ -15,7 +15,7 @@ def project_status(engine: Engine, project_name: str) -> dict[str, Any]:
     with session_scope(engine) as db:
         project = repo.get_project_or_raise(db, project_name)
         counts = repo.project_counts(db, project.id)
-        adapter = repo.active_adapter(db, project)
+        adapter = repo.labeling_adapter(db, project)
         active = adapter.version if adapter is not None else None
         reasons = repo.ingest_error_reasons(db, project.id)
         runs = repo.latest_ingest_runs(db, project.id)

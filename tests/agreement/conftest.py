@@ -40,8 +40,9 @@ EMOTIONS = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
 
 
 def simulate(engine: Engine, tmp_path: Path, project: str = "sim", n_items: int = 60, seed: int = 0,
-             settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A project whose items a labeler 'v1' (active) predicted and three annotators corrected:
+             settings: dict[str, Any] | None = None, shipped_default: bool = False) -> dict[str, Any]:
+    """A project whose items a labeler 'v1' (active; or with ``shipped_default`` the shipped default, not
+    promoted) predicted and three annotators corrected:
     alice and bob are the gold with a little noise, carol answers at random. Returns the gold labels by
     item id and the ids. Annotations go in through the import."""
     import random
@@ -72,10 +73,14 @@ def simulate(engine: Engine, tmp_path: Path, project: str = "sim", n_items: int 
     import_annotations(engine, project, str(write_jsonl(tmp_path / f"{project}-ann.jsonl", lines)))
     with session_scope(engine) as db:
         proj = db.query(Project).filter_by(name=project).one()
-        adapter = Adapter(version="v1", project_id=proj.id, base_model="smollm2", path="adapters/v1", status="active")
-        db.add(adapter)
-        db.flush()
-        proj.active_adapter_id = adapter.id
+        if shipped_default:  # the shipped default labeled it: a project-less row, never promoted
+            db.add(Adapter(version="v1", project_id=None, base_model="smollm2", path="adapters/v1", status="default"))
+        else:
+            adapter = Adapter(version="v1", project_id=proj.id, base_model="smollm2", path="adapters/v1",
+                              status="active")
+            db.add(adapter)
+            db.flush()
+            proj.active_adapter_id = adapter.id
         for ext, g in gold.items():
             n = int(ext[1:])
             wrong = n % 3 == 0  # the labeler misses a third of the items

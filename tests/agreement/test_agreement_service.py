@@ -67,3 +67,32 @@ def test_cli_agreement_json_and_table(engine, runner, tmp_path):
     assert table.exit_code == 0 and "emotions" in table.output and "carol" in table.output
     bad = runner.invoke(app, ["agreement", "-p", "sim", "-f", "nope"])
     assert bad.exit_code == 2 and "unknown field" in bad.output
+
+
+def test_the_shipped_default_that_labeled_the_project_is_the_labeler(engine, tmp_path, runner):
+    """No adapter promoted, the shipped default pre-labeled everything: agreement, status and the dashboard
+    overview all name it; it is not reported as 'none'."""
+    from annotator.correct.dashboard import overview
+    from annotator.projects.status import project_status
+
+    simulate(engine, tmp_path, shipped_default=True)
+    result = compute_agreement(engine, "sim", bootstrap=0, fields=["emotions"])
+    (both,) = [f for f in result.figures if f.coders == LABELER]
+    assert both.details["labeler"] == "v1" and both.n_coders == 4
+    assert project_status(engine, "sim")["active_adapter"] == "v1"
+    with session_scope(engine) as db:
+        assert overview(db, "sim")["labeler"] == "v1" and overview(db, "sim")["labeler_status"] == "default"
+    out = runner.invoke(app, ["agreement", "--project", "sim", "--bootstrap", "0"]).output
+    assert "labeler" in out.lower() and "v1" in out
+
+
+def test_agreement_without_annotations_says_so_in_one_line(engine, runner):
+    from annotator.projects.service import create_project
+    from annotator.taxonomy import get_taxonomy
+
+    with session_scope(engine) as db:
+        create_project(db, "bare", get_taxonomy("goemotions"))
+    result = runner.invoke(app, ["agreement", "--project", "bare"])
+    assert result.exit_code == 0
+    assert "no accepted human annotations yet" in result.output and " - " not in result.output
+    assert len(result.output.strip().splitlines()) <= 3

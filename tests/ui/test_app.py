@@ -12,7 +12,7 @@ from annotator import repo
 from annotator.db import session_scope
 from annotator.jobs import service as jobs
 from annotator.states import JobKind
-from annotator.tables import Adapter, AgreementReport, Annotation, Job, Project
+from annotator.tables import Adapter, AgreementReport, Annotation, Item, Job, Prediction, Project
 from tests.ui.conftest import ITEMS, PASSWORDS, UI_APP, VERSION, seed_consensus
 
 
@@ -44,7 +44,7 @@ def test_login_failure_then_success(seeded):
     assert texts(at.title) == ["Overview · demo"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Items": "3", "Predicted": "3", "Corrected": "0", "Annotations": "0",
-                       "Active adapter": VERSION}
+                       "Labeler": VERSION}
 
 
 def test_overview_shows_job_progress(engine, seeded):
@@ -229,3 +229,26 @@ def test_models_actions_are_for_admins_only(seeded):
     assert not at.exception
     assert not [b for b in at.button if b.label in ("Retrain", "Promote", "Roll back")]
     assert any("for admins" in c.value for c in at.caption)
+
+
+def test_pages_name_the_shipped_default_when_it_labels_the_project(engine, seeded):
+    """No promoted adapter, the shipped default pre-labeled the items: Overview and Models name it."""
+    with session_scope(engine) as db:
+        project = repo.add_project(db, "a-default", "ekman", ["joy", "sadness"], {})
+        db.add(Adapter(version="shipped-v9", project_id=None, base_model="smollm2", path="adapters/default/v9",
+                       status="default"))
+        item = Item(project_id=project.id, text="hello there", content_hash="h-hello")
+        db.add(item)
+        db.flush()
+        db.add(Prediction(item_id=item.id, adapter_version="shipped-v9", emotions={"joy": 0.8, "sadness": 0.1},
+                          confidence=0.7))
+    at = login("alice")
+    assert texts(at.title) == ["Overview · a-default"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Labeler"] == "shipped-v9"
+    assert any("shipped default" in c.value for c in at.caption)
+    at.switch_page("views/models.py").run()
+    assert not at.exception
+    assert any("shipped default **shipped-v9**" in m.value for m in at.markdown)
+    (table,) = at.dataframe
+    assert table.value.set_index("version").loc["shipped-v9", "labels the project"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from annotator import repo
 from annotator.correct import dashboard
 from annotator.label import adapters
 from annotator.retrain.job import start_retrain
@@ -18,15 +19,22 @@ st.title("Models")
 with session() as db:
     rows = adapters.list_adapters(db, project)
     active = adapters.active_adapter(db, project)
+    labeler = repo.labeling_adapter(db, repo.get_project_or_raise(db, project))
     table = [
-        {"version": a.version, "active": active is not None and a.id == active.id, "status": a.status,
+        {"version": a.version, "labels the project": labeler is not None and a.id == labeler.id, "status": a.status,
          "base model": a.base_model, "created": a.created_at, **{f"metric: {k}": v for k, v in (a.metrics or {}).items()
                                                                  if isinstance(v, (int, float, str))}}
         for a in rows
     ]
     versions = [a.version for a in rows]
 
-st.markdown(f"Active adapter: **{active.version if active else 'none'}**")
+if active is not None:
+    st.markdown(f"Active adapter: **{active.version}**")
+elif labeler is not None:
+    st.markdown(f"Labeling with the shipped default **{labeler.version}**; no adapter has been promoted for this "
+                "project yet (retrain, or promote one below).")
+else:
+    st.markdown("Active adapter: **none**: nothing has pre-labeled this project yet (`annotator prelabel`).")
 if table:
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
 else:

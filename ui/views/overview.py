@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from annotator.correct import dashboard
-from annotator.states import JobState
+from annotator.states import AdapterStatus, JobState
 from ui.data import current_project, engine, label_distribution, session
 
 
@@ -36,7 +36,11 @@ cols[0].metric("Items", f"{counts['items']:,}")
 cols[1].metric("Predicted", f"{counts['predicted']:,}")
 cols[2].metric("Corrected", f"{counts['corrected']:,}")
 cols[3].metric("Annotations", f"{counts['annotations']:,}")
-cols[4].metric("Active adapter", counts["active_adapter"] or "none")
+cols[4].metric("Labeler", counts["labeler"] or "none",
+               help="The adapter whose predictions label this project: the promoted one, else the shipped "
+               "default." if counts["labeler"] else "Nothing has pre-labeled this project yet: annotator prelabel.")
+if counts["labeler_status"] == AdapterStatus.DEFAULT:
+    cols[4].caption("shipped default, not promoted")
 
 st.subheader("Labels")
 st.caption("Items carrying each label in their current best labels: the human consensus where people "
