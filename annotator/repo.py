@@ -706,12 +706,29 @@ def least_confident_unannotated(db: Session, project_id: int, version: str, anno
     ).all()
 
 
+def count_unannotated_predicted(db: Session, project_id: int, version: str, annotator: str) -> int:
+    """How many items with a prediction of ``version`` ``annotator`` has not annotated yet."""
+    return db.scalar(
+        select(func.count()).select_from(Item).join(Prediction, Prediction.item_id == Item.id)
+        .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator))
+    ) or 0
+
+
 def items_annotated_by_others(db: Session, project_id: int, annotator: str) -> Sequence[Item]:
     """Items someone else has an accepted annotation of and ``annotator`` has none, in id order."""
-    others = exists().where(Annotation.item_id == Item.id, Annotation.annotator != annotator,
-                            Annotation.status == AnnotationStatus.ACCEPTED)
-    return db.scalars(select(Item).where(Item.project_id == project_id, others, ~_annotated_by(annotator))
-                      .order_by(Item.id)).all()
+    return db.scalars(select(Item).where(Item.project_id == project_id, _annotated_by_others(annotator),
+                                         ~_annotated_by(annotator)).order_by(Item.id)).all()
+
+
+def count_annotated_by_others(db: Session, project_id: int, annotator: str) -> int:
+    """How many items someone else has an accepted annotation of and ``annotator`` has none."""
+    return db.scalar(select(func.count()).select_from(Item).where(
+        Item.project_id == project_id, _annotated_by_others(annotator), ~_annotated_by(annotator))) or 0
+
+
+def _annotated_by_others(annotator: str) -> Any:
+    return exists().where(Annotation.item_id == Item.id, Annotation.annotator != annotator,
+                          Annotation.status == AnnotationStatus.ACCEPTED)
 
 
 def predictions_of_version(db: Session, item_ids: Sequence[int], version: str | None) -> dict[int, Prediction]:

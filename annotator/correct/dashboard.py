@@ -142,6 +142,17 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
     return _by_disagreement(db, project, annotator, version, threshold, limit)
 
 
+def review_waiting(db: Session, project_name: str, annotator: str, order: str = "confidence") -> int:
+    """How many items the review queue in ``order`` holds for ``annotator`` in all (it loads them in batches)."""
+    if order not in REVIEW_ORDERS:
+        raise ValueError(f"unknown order {order!r}; use one of: {', '.join(REVIEW_ORDERS)}")
+    project = repo.get_project_or_raise(db, project_name)
+    if order == "disagreement":
+        return repo.count_annotated_by_others(db, project.id, annotator)
+    version = reference_version(db, project)
+    return 0 if version is None else repo.count_unannotated_predicted(db, project.id, version, annotator)
+
+
 def _by_disagreement(db: Session, project: Project, annotator: str, version: str | None, threshold: Thresholds,
                      limit: int) -> list[ReviewItem]:
     items = repo.items_annotated_by_others(db, project.id, annotator)

@@ -12,8 +12,9 @@ from annotator import repo
 from annotator.db import session_scope
 from annotator.jobs import service as jobs
 from annotator.states import JobKind
-from annotator.tables import Adapter, AgreementReport, Annotation, Item, Job, Prediction, Project
-from tests.ui.conftest import ITEMS, PASSWORDS, UI_APP, VERSION, seed_consensus
+from annotator.tables import (Adapter, AgreementReport, Annotation, Item, Job,
+                              Prediction, Project)
+from tests.ui.conftest import ITEMS, PASSWORDS, UI_APP, VERSION, seed_consensus, seed_every_label
 
 
 def login(name: str, password: str | None = None) -> AppTest:
@@ -121,6 +122,29 @@ def test_review_accept_as_proposed_and_refuse_a_cause_not_in_the_text(engine, se
 def _submit(at: AppTest, label: str) -> None:
     (button,) = [b for b in at.button if b.label == label]
     button.click()
+
+
+def test_review_shows_every_label_probability(engine, seeded):
+    labels = seed_every_label(engine)  # 28 labels; "all-labels" sorts first, so the picker opens on it
+    at = _open_review()
+    (probs,) = at.dataframe
+    assert sorted(probs.value["emotion"]) == sorted(labels)  # all 28, not the top 10
+
+
+def test_review_counts_what_waits_and_explains_an_empty_order(engine, seeded):
+    at = _open_review()
+    second = seeded.item_ids[1]
+    assert "3 waiting" in at.caption[0].value  # all of the project's predicted items, not the batch size
+    _submit(at, "Save and next")
+    at.run()
+    assert "2 waiting" in at.caption[0].value and f"item {second}" not in at.caption[0].value
+
+    # Nobody else has annotated anything: the disagreement order says why it is empty and offers the other.
+    at.radio(key="review_order").set_value("disagreement").run()
+    (info,) = texts(at.info)
+    assert "none has a disagreement to sort by" in info and "2 items wait" in info
+    at.button(key="review_switch_order").click().run()
+    assert at.radio(key="review_order").value == "confidence" and "2 waiting" in at.caption[0].value
 
 
 def test_agreement_page_reads_reports(engine, seeded):

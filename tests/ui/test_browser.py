@@ -196,5 +196,14 @@ def test_the_label_chart_names_every_bar(dashboard: str, tmp_path: Path):
             chart.screenshot(path=str(tmp_path / "labels.png"))
             shutil.copyfile(tmp_path / "labels.png", LEAD_SCREENSHOT.with_name("dashboard-label-chart.png"))
             assert set(labels) <= shown, f"labels without a name on the chart: {sorted(set(labels) - shown)}"
+
+            # The review queue's probability table is tall enough for all 28 labels (no inner scroll bar).
+            page.get_by_role("link", name="Review queue").click()
+            table = page.get_by_test_id("stDataFrame")
+            expect(table).to_be_visible()
+            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+            assert table.bounding_box()["height"] >= 35 * (len(labels) + 1)
+            page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+            shutil.copyfile(tmp_path / "review.png", LEAD_SCREENSHOT.with_name("dashboard-review-all-labels.png"))
         finally:
             browser.close()

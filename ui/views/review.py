@@ -27,14 +27,23 @@ with session() as db:
     queue = dashboard.review_queue(db, project, user["name"], order,
                                    limit=get_settings().review_batch_size + len(skipped))
     done_by_me = dashboard.annotations_by(db, project, user["name"])
+    waiting = {name: dashboard.review_waiting(db, project, user["name"], name) for name in ORDERS}
 queue = [r for r in queue if r.item_id not in skipped]
+waiting_here = max(0, waiting[order] - len(skipped))
 
 flash = st.session_state.pop("review_flash", None)
 if flash:
     st.success(flash)
 if not queue:
-    st.info("Nothing to review here: every item in this order is done by you"
-            + (", or skipped." if skipped else ".") + f" You have corrected {done_by_me:,} items.")
+    other = next(name for name in ORDERS if name != order)
+    if order == "disagreement" and waiting[other]:
+        st.info(f"No item you have not annotated has annotations by others yet, so none has a disagreement to "
+                f"sort by. {waiting[other]:,} items wait in the '{ORDERS[other]}' order.")
+        st.button(f"Switch to '{ORDERS[other]}'", key="review_switch_order",
+                  on_click=lambda: st.session_state.update(review_order=other))  # before the radio is drawn
+    else:
+        st.info("Nothing to review here: every item in this order is done by you"
+                + (", or skipped." if skipped else ".") + f" You have corrected {done_by_me:,} items.")
     if skipped and st.button("Show the skipped items again"):
         skipped.clear()
         st.rerun()
@@ -49,9 +58,15 @@ if item.confidence is not None:
     facts.append(f"confidence {item.confidence:.2f}")
 if item.disagreement is not None:
     facts.append(f"disagreement {item.disagreement:.2f}")
-st.caption(" · ".join(facts) + f" · {len(queue)} waiting · {done_by_me:,} corrected by you")
+st.caption(" · ".join(facts) + f" · {waiting_here:,} waiting · {done_by_me:,} corrected by you")
 
 left, right = st.columns([3, 2], gap="large")
+with right:
+    if item.probabilities:  # every label, most probable first, none hidden behind a scroll bar
+        probs = pd.DataFrame({"emotion": list(item.probabilities), "probability": list(item.probabilities.values())})
+        st.dataframe(probs, hide_index=True, width="stretch", height=35 * (len(probs) + 1) + 3, column_config={
+            "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
+                                                           format="%.2f")})
 with left:
     st.html(highlight_html(item.text, item.cause_start, item.cause_end))
     proposed_intensity = "-" if item.intensity is None else f"{item.intensity:.2f}"
@@ -60,30 +75,25 @@ with left:
         st.caption(f"{other['annotator']}: {', '.join(other['emotions']) or 'no emotion'}"
                    f" · intensity {other['intensity'] if other['intensity'] is not None else '-'}"
                    f" · cause {other['cause'] or '-'}")
-with right:
-    if item.probabilities:
-        top = pd.DataFrame({"emotion": list(item.probabilities), "probability": list(item.probabilities.values())})
-        st.dataframe(top.head(10), hide_index=True, width="stretch", column_config={
-            "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
-                                                           format="%.2f")})
 
-proposed_cause = item.text[item.cause_start:item.cause_end] if item.cause_start is not None else ""
-# outside the form: choosing an emotion shows its intensity slider at once
-emotions = st.multiselect("Emotions", labels, default=[e for e in item.proposed if e in labels],
-                          key=f"emotions-{item.item_id}")
-proposed_levels = item.intensities or {}
-with st.form(f"review-{item.item_id}", enter_to_submit=True):
-    intensity = st.slider("Intensity", 0.0, 1.0, value=float(item.intensity if item.intensity is not None else 0.5),
-                          step=0.01, key=f"intensity-{item.item_id}")
-    levels = {label: st.slider(f"Intensity of {label}", 0.0, 1.0, step=0.01,
-                               value=float(proposed_levels.get(label, intensity)),
-                               key=f"intensity-{item.item_id}-{label}") for label in emotions}
-    cause = st.text_input("Cause: a phrase copied from the text (empty: no cause)", value=proposed_cause,
-                          key=f"cause-{item.item_id}")
-    save_col, skip_col, _ = st.columns([1, 1, 4])
-    save = save_col.form_submit_button("Save and next", type="primary")
-    skip = skip_col.form_submit_button("Skip")
-st.caption("Enter in the cause field saves the form.")
+    proposed_cause = item.text[item.cause_start:item.cause_end] if item.cause_start is not None else ""
+    # outside the form: choosing an emotion shows its intensity slider at once
+    emotions = st.multiselect("Emotions", labels, default=[e for e in item.proposed if e in labels],
+                              key=f"emotions-{item.item_id}")
+    proposed_levels = item.intensities or {}
+    with st.form(f"review-{item.item_id}", enter_to_submit=True):
+        intensity = st.slider("Intensity", 0.0, 1.0,
+                              value=float(item.intensity if item.intensity is not None else 0.5),
+                              step=0.01, key=f"intensity-{item.item_id}")
+        levels = {label: st.slider(f"Intensity of {label}", 0.0, 1.0, step=0.01,
+                                   value=float(proposed_levels.get(label, intensity)),
+                                   key=f"intensity-{item.item_id}-{label}") for label in emotions}
+        cause = st.text_input("Cause: a phrase copied from the text (empty: no cause)", value=proposed_cause,
+                              key=f"cause-{item.item_id}")
+        save_col, skip_col, _ = st.columns([2, 1, 2])
+        save = save_col.form_submit_button("Save and next", type="primary")
+        skip = skip_col.form_submit_button("Skip")
+    st.caption("Enter in the cause field saves the form.")
 
 if skip:
     skipped.add(item.item_id)
