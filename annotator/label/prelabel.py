@@ -145,8 +145,10 @@ def run_batches(engine: Engine, job_id: int, batches: list[list[int]]) -> None:
 def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
     """Label the items of one batch that are not labeled yet and write their predictions; returns how many.
 
-    The predictions and the batch's count towards the job commit together. A batch counts all its items
-    (another job may have labeled some), and only once, however often it is redelivered; the job finishes
+    The batch is worked through in slices of ``ANNOTATOR_PRELABEL_PROGRESS_ITEMS`` items; each slice's
+    predictions and its count towards the job commit together, so progress moves every few items, not
+    once per batch. A slice counts all its items (another job may have labeled some), and only once,
+    however often its batch is redelivered (slices split the same way every time); the job finishes
     when no item of its scope lacks a prediction.
     """
     with session_scope(engine) as db:  # the job's row is read once per batch
@@ -156,14 +158,19 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
         project_id, version = _scope(job)
         params, queued = dict(job.params), job.state == JobState.QUEUED
         labels = tuple(repo.get_project_by_id(db, project_id).labels)
-        todo = [(item.id, item.text) for item in repo.items_without_prediction(db, item_ids, version)]
+        todo = {item.id: item.text for item in repo.items_without_prediction(db, item_ids, version)}
     if queued:
         mark_running(engine, job_id)
+    step = get_settings().prelabel_progress_items
+    ordered = sorted(item_ids)
+    written = 0
     with keep_alive(engine, job_id):
-        rows = _predict(engine, job_id, version, params, labels, todo)
-        with engine.begin() as conn:  # the batch's items all have their prediction now: count them, once
-            written = repo.insert_predictions(conn, rows)
-            complete_batch_in(conn, job_id, item_ids)
+        for lo in range(0, len(ordered), step):
+            piece = ordered[lo:lo + step]
+            rows = _predict(engine, job_id, version, params, labels, [(i, todo[i]) for i in piece if i in todo])
+            with engine.begin() as conn:  # the slice's items all have their prediction now: count them, once
+                written += repo.insert_predictions(conn, rows)
+                complete_batch_in(conn, job_id, piece)
     finish_if_complete(engine, job_id, _result, verify=_nothing_left)
     return written
 

@@ -52,6 +52,25 @@ def test_a_redelivered_batch_writes_nothing_twice(engine, tiny_env, tmp_path: Pa
     assert job_row(engine, job_id)["state"] == "done"
 
 
+def test_progress_moves_every_few_items_not_once_per_batch(engine, tiny_env, tmp_path: Path, monkeypatch) -> None:
+    """A batch of 12 commits its predictions and its progress in slices of ANNOTATOR_PRELABEL_PROGRESS_ITEMS
+    (4): three commits, each counted once, also when the batch is delivered again."""
+    from annotator.settings import get_settings
+    from annotator.tables import JobBatch
+
+    monkeypatch.setenv("ANNOTATOR_PRELABEL_PROGRESS_ITEMS", "4")
+    get_settings.cache_clear()
+    add_corpus(engine, "corpus", 12, tmp_path)
+    job_id = start_prelabel(engine, "corpus", adapter="base", batch_size=12)
+    (batch,) = remaining_batches(engine, job_id)
+    assert label_batch(engine, job_id, batch) == 12
+    assert label_batch(engine, job_id, batch) == 0
+    with session_scope(engine) as db:
+        slices = db.query(JobBatch).filter_by(job_id=job_id).order_by(JobBatch.first_item_id).all()
+        assert [(s.first_item_id, s.items) for s in slices] == [(batch[i], 4) for i in (0, 4, 8)]
+    assert job_row(engine, job_id) == {"state": "done", "done": 12, "total": 12, "error": None}
+
+
 def test_only_missing_and_untouched_only_scope(engine, tiny_env, runner, tmp_path: Path) -> None:
     add_corpus(engine, "corpus", 10, tmp_path)
     with session_scope(engine) as db:
