@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     )
     labelstudio_backoff: float = Field(default=0.5, gt=0, description="First retry wait in seconds; doubles each time.")
     labelstudio_backoff_max: float = Field(default=15.0, gt=0, description="Longest wait between two retries.")
+    labelstudio_venv: Path | None = Field(
+        default=None, description="Virtual environment `annotator labelstudio serve` runs Label Studio from "
+        "(built on first use); default ~/.cache/emo-annotator/labelstudio-1.23.2.")
+    labelstudio_python: str = Field(default="python3", description="Interpreter that builds that venv (3.10-3.13).")
+    labelstudio_data_dir: Path | None = Field(
+        default=None, description="Where `annotator labelstudio serve` keeps its server's database and files; "
+        "default <ANNOTATOR_CACHE_DIR>/labelstudio-data.")
     labelstudio_chunk_size: int = Field(default=1000, ge=1, le=10000, description="Tasks per bulk import request.")
     labelstudio_webhook_secret: SecretStr = Field(
         default=SecretStr(""),

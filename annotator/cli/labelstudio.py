@@ -111,3 +111,47 @@ def webhook_cmd(
         pass
     finally:
         server.server_close()
+
+
+@app.command("serve")
+@user_errors
+def serve_cmd(
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to serve on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    local_webhooks: bool = typer.Option(True, "--local-webhooks/--no-local-webhooks",
+                                        help="Let the server call webhooks on loopback/private addresses (our "
+                                        "`labelstudio webhook` receiver on this machine)."),
+) -> None:
+    """Start a local Label Studio 1.23.2 (the version we support) and keep it running until Ctrl-C.
+
+    The first run builds its own virtual environment (a few minutes, ~1 GB; ANNOTATOR_LABELSTUDIO_VENV) and
+    creates an admin with a random password and API token, kept in the data folder
+    (ANNOTATOR_LABELSTUDIO_DATA_DIR) and printed at every start with the two variables to export.
+
+    Example: annotator labelstudio serve --port 8080
+    """
+    import signal
+    import threading
+
+    from annotator.correct.labelstudio.server import LabelStudioServerError, serve_locally
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        server, admin = serve_locally(host=host, port=port, local_webhooks=local_webhooks,
+                                      log=lambda message: console.print(message, style="dim"))
+    except LabelStudioServerError as exc:
+        raise fail(str(exc)) from None
+    try:
+        console.print(f"Label Studio {server.url} is up; log in as {admin['username']} / {admin['password']}")
+        console.print("Point annotator at it (this shell):", style="bold")
+        typer.echo(f"export ANNOTATOR_LABELSTUDIO_URL={server.url}\n"
+                   f"export ANNOTATOR_LABELSTUDIO_TOKEN={admin['token']}")
+        console.print(f"data: {server.data_dir}; log: {server.log_path}; Ctrl-C stops it", style="dim")
+        while not stop.wait(1.0):
+            if not server.running:
+                raise fail(f"Label Studio stopped on its own\n{server.log_tail(15)}", code=1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -35,12 +35,12 @@ flash = st.session_state.pop("review_flash", None)
 if flash:
     st.success(flash)
 if not queue:
-    other = next(name for name in ORDERS if name != order)
-    if order == "disagreement" and waiting[other]:
+    other_order = next(name for name in ORDERS if name != order)
+    if order == "disagreement" and waiting[other_order]:
         st.info(f"No item you have not annotated has annotations by others yet, so none has a disagreement to "
-                f"sort by. {waiting[other]:,} items wait in the '{ORDERS[other]}' order.")
-        st.button(f"Switch to '{ORDERS[other]}'", key="review_switch_order",
-                  on_click=lambda: st.session_state.update(review_order=other))  # before the radio is drawn
+                f"sort by. {waiting[other_order]:,} items wait in the '{ORDERS[other_order]}' order.")
+        st.button(f"Switch to '{ORDERS[other_order]}'", key="review_switch_order",
+                  on_click=lambda: st.session_state.update(review_order=other_order))  # before the radio is drawn
     else:
         st.info("Nothing to review here: every item in this order is done by you"
                 + (", or skipped." if skipped else ".") + f" You have corrected {done_by_me:,} items.")
