@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from annotator import repo
 from annotator.tables import Project
-from annotator.taxonomy import Taxonomy, custom_taxonomy, get_taxonomy, taxonomy_from_file
+from annotator.taxonomy import BUILTIN, Taxonomy, custom_taxonomy, get_taxonomy, taxonomy_from_file
 
 DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
     "overlap": 1,  # annotations wanted per item (Label Studio's maximum_annotations)
@@ -24,7 +24,15 @@ class ProjectExists(ValueError):
 
 def resolve_taxonomy(name: str | None, labels: list[str] | None = None,
                      labels_file: Path | None = None) -> Taxonomy:
-    """A custom taxonomy from ``labels_file`` or ``labels`` if given, else the built-in one called ``name``."""
+    """A custom taxonomy from ``labels_file`` or ``labels`` if given, else the built-in one called ``name``.
+
+    A built-in name together with labels is refused (ValueError): which one was meant is not ours to guess.
+    """
+    if labels_file is not None and labels:
+        raise ValueError("give your labels once: --labels or --labels-file, not both")
+    if (labels or labels_file is not None) and name in BUILTIN:
+        raise ValueError(f"{name!r} is a built-in taxonomy with labels of its own: drop --labels/--labels-file to "
+                         f"use it, or give your labels a name of your own (--taxonomy my-{name} --labels ...)")
     if labels_file is not None:
         return taxonomy_from_file(labels_file, name=name or "custom")
     if labels:

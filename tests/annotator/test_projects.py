@@ -59,3 +59,16 @@ def test_project_create_twice(engine, runner):
 def test_taxonomies_command(runner):
     result = runner.invoke(app, ["project", "taxonomies"])
     assert result.exit_code == 0 and "plutchik" in result.output
+
+
+def test_a_builtin_taxonomy_with_labels_is_refused_not_replaced(engine, runner, tmp_path):
+    from annotator.cli.main import app
+
+    result = runner.invoke(app, ["project", "create", "x", "--taxonomy", "ekman", "--labels", "a,b"])
+    assert result.exit_code == 2 and "'ekman' is a built-in taxonomy" in result.output
+    labels_file = tmp_path / "labels.txt"
+    labels_file.write_text("a\nb\n")
+    both = runner.invoke(app, ["project", "create", "x", "--labels", "a,b", "--labels-file", str(labels_file)])
+    assert both.exit_code == 2 and "not both" in both.output
+    ok = runner.invoke(app, ["project", "create", "x", "--taxonomy", "mine", "--labels", "a,b"])
+    assert ok.exit_code == 0 and "taxonomy mine (2 labels)" in ok.output
