@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from annotator.cli.common import console, database, report_rejections, user_errors
+from annotator.cli.common import (check_errors_out, console, database,
+                                  report_rejections, user_errors)
 from annotator.correct.annotations_import import REASONS, import_annotations
 
 app = typer.Typer(no_args_is_help=True,
@@ -34,6 +35,7 @@ def import_cmd(
     """
     if path != "-" and not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
+    check_errors_out(errors_out, path)
     with ExitStack() as stack:
         out = stack.enter_context(open(errors_out, "wb")) if errors_out else None
         s = import_annotations(database(), project, path, id_field=id_field, errors_out=out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from functools import wraps
@@ -56,6 +57,16 @@ def path_message(exc: OSError) -> str:
             PermissionError: "cannot be read or written (permission denied)",
             FileExistsError: "already exists"}.get(type(exc), exc.strerror or str(exc))
     return f"{exc.filename}: {what}" if exc.filename else str(exc)
+
+
+def check_errors_out(errors_out: object, source: str) -> None:
+    """Refuse an --errors-out that is the input itself: opening it for writing would empty the input."""
+    if errors_out is None or source in ("-", "") or not os.path.exists(source):
+        return
+    target = os.fspath(errors_out)  # type: ignore[call-overload]
+    if os.path.exists(target) and os.path.samefile(target, source):
+        raise ValueError(f"--errors-out {target} is the input file: writing the rejected rows there would erase "
+                         "it; name another file")
 
 
 def database() -> Engine:

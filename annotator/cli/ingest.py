@@ -8,10 +8,13 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn,
+                           TextColumn, TimeElapsedColumn)
 
-from annotator.cli.common import console, database, err_console, report_rejections, user_errors
-from annotator.ingest.service import REASONS, IngestOptions, IngestSummary, ingest
+from annotator.cli.common import (check_errors_out, console, database,
+                                  err_console, report_rejections, user_errors)
+from annotator.ingest.service import (REASONS, IngestOptions, IngestSummary,
+                                      ingest)
 from annotator.ingest.sources import STDIN, SourceError, dataset_formats
 from annotator.settings import get_settings
 
@@ -53,6 +56,7 @@ def ingest_cmd(
     )
     engine = database()
     total = os.path.getsize(path) if os.path.isfile(path) else None
+    check_errors_out(errors_out, path)
     with ExitStack() as stack:
         out = stack.enter_context(open(errors_out, "wb")) if errors_out else None
         progress = Progress(

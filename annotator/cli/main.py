@@ -13,6 +13,7 @@ from annotator.cli import retrain as retrain_cli
 from annotator.cli import train as train_cli
 from annotator.cli import ui as ui_cli
 from annotator.cli import user as user_cli
+from annotator.cli.common import fail
 from annotator.logs import configure as configure_logging
 
 app = typer.Typer(
@@ -28,7 +29,14 @@ app = typer.Typer(
 
 @app.callback()
 def _configure() -> None:
-    configure_logging()
+    from pydantic import ValidationError
+
+    try:
+        configure_logging()  # the first read of the settings: a bad ANNOTATOR_* value is reported here
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "ANNOTATOR_" + str(first["loc"][0]).upper() if first.get("loc") else "an ANNOTATOR_* variable"
+        raise fail(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
 
 
 app.add_typer(db.app, name="db")

@@ -58,3 +58,27 @@ def test_error_messages_print_brackets_literally(capsys):
 
     fail("pip install 'emo-annotator[labelstudio]'")
     assert "emo-annotator[labelstudio]" in capsys.readouterr().err
+
+
+def test_errors_out_naming_the_input_is_refused_and_the_input_kept(engine, runner, tmp_path):
+    from annotator.cli.main import app
+
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "a"}\n{"oops": 1}\n')
+    assert runner.invoke(app, ["project", "create", "p", "--taxonomy", "ekman"]).exit_code == 0
+    for command in (["ingest", str(source), "--project", "p"], ["annotations", "import", str(source), "--project", "p"]):
+        result = runner.invoke(app, [*command, "--errors-out", str(tmp_path / "." / "in.jsonl")])
+        assert result.exit_code == 2 and "is the input file" in result.output
+        assert source.read_text() == '{"text": "a"}\n{"oops": 1}\n'
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(runner, monkeypatch):
+    from annotator.cli.main import app
+    from annotator.settings import get_settings
+
+    monkeypatch.setenv("ANNOTATOR_LABELSTUDIO_TIMEOUT", "abc")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["project", "list"])
+    get_settings.cache_clear()
+    assert result.exit_code == 2 and "ANNOTATOR_LABELSTUDIO_TIMEOUT" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
