@@ -276,6 +276,8 @@ def test_webhook_receives_annotations(engine, ls_settings, labelstudio, annotato
         assert _post(port, {"action": "ANNOTATION_CREATED", "task": {"id": "1"}, "annotation": {}})[0] == 400
         assert _post(port, b'{"a": 1}', length="abc")[0] == 411
         assert _post(port, b'{"a": 1}', length="-5")[0] == 411
+        assert _post(port, b'{"a": 1}', length="\u00b2")[0] == 411  # a digit to str.isdigit, not to int()
+        assert _post(port, {**forged, "task": {"id": 2**70}})[0] == 400  # no integer column holds it
         assert _post(port, {"action": "PROJECT_UPDATED"}) == (200, {"stored": 0})
     finally:
         server.shutdown()

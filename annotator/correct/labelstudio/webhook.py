@@ -75,7 +75,9 @@ def handle_event(engine: Engine, conn: Connection, users: UserDirectory, payload
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """An id: an integer that fits a database integer column (bool is not one)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) < value < 2**63
+    return value if ok else None
 
 
 def make_server(engine: Engine, conn: Connection, secret: str, host: str = "127.0.0.1",
@@ -97,8 +99,8 @@ def make_server(engine: Engine, conn: Connection, secret: str, host: str = "127.
             if not hmac.compare_digest(given, expected):
                 self._reply(HTTPStatus.UNAUTHORIZED, {"error": f"missing or wrong {SECRET_HEADER}"})
                 return
-            raw = self.headers.get("Content-Length")
-            if raw is None or not raw.strip().isdigit():
+            raw = (self.headers.get("Content-Length") or "").strip()
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
                 self.close_connection = True  # the body's end is unknown: this connection cannot carry another
                 self._reply(HTTPStatus.LENGTH_REQUIRED, {"error": "send a Content-Length (a number of bytes)"})
                 return
