@@ -29,18 +29,54 @@ def open_labeler(
     """The labeler for an adapter, with the readout it was trained for.
 
     A one-pass adapter (``"readout": "onepass.v1"`` in its metadata) is read in one forward pass per batch
-    (:class:`models.onepass.labeler.OnePassLabeler`, transformers backend). Any other adapter, and the bare
-    base (``adapter_path=None``: zero-shot, any taxonomy), use the instruction readout (:class:`Labeler`).
+    (:class:`models.onepass.labeler.OnePassLabeler`): on transformers (CPU or CUDA), or on vLLM, whose
+    pooling engine gives the final hidden states to the same heads (:mod:`models.backends.vllm_onepass`).
+    Any other adapter, and the bare base (``adapter_path=None``: zero-shot, any taxonomy), use the
+    instruction readout (:class:`Labeler`).
+
+    On vLLM, ``with_adapter`` on the result serves any adapter of either readout: one engine per readout
+    (the instruction readout generates, the one-pass readout pools), each shared by its adapters (multi-LoRA).
     """
+    shared = _SharedEngines(base, device, backend, cache_dir, backend_options) if backend == "vllm" else None
+    if shared is not None:
+        return shared.open(adapter_path, labels)
+    return _open(base, adapter_path, labels, device, backend, cache_dir, backend_options)
+
+
+def _open(base: str | Path | BaseModel | None, adapter_path: Path | None, labels: Sequence[str], device: str,
+          backend: str, cache_dir: Path, backend_options: dict[str, Any] | None) -> Any:
     if is_onepass(adapter_path):
-        if backend != "transformers":
-            raise ValueError(f"the {backend} backend serves the instruction readout only; one-pass adapters run "
-                             "on the transformers backend (CPU or CUDA)")
         from models.onepass.labeler import OnePassLabeler
 
-        return OnePassLabeler(base, adapter_path, labels, device, cache_dir=cache_dir)  # type: ignore[arg-type]
+        assert adapter_path is not None
+        return OnePassLabeler(base, adapter_path, labels, device, cache_dir=cache_dir, backend=backend,
+                              backend_options=backend_options)
     return Labeler(base, adapter_path, labels, device, backend=backend, cache_dir=cache_dir,
                    backend_options=backend_options)
+
+
+class _SharedEngines:
+    """The labelers that hold a process's vLLM engines on one base: the first of each readout starts its
+    engine; later adapters of that readout are served by it (``with_adapter``)."""
+
+    def __init__(self, base: str | Path | BaseModel | None, device: str, backend: str, cache_dir: Path,
+                 backend_options: dict[str, Any] | None) -> None:
+        self.base = base if isinstance(base, BaseModel) else resolve_base(base, cache_dir)
+        self.device, self.backend, self.cache_dir = device, backend, cache_dir
+        self.backend_options = backend_options
+        self.by_readout: dict[str, Any] = {}
+
+    def open(self, adapter_path: Path | None, labels: Sequence[str]) -> Any:
+        """A labeler for ``adapter_path`` on the engine of its readout (started on first use)."""
+        kind = "onepass" if is_onepass(adapter_path) else "instruction"
+        holder = self.by_readout.get(kind)
+        if holder is not None:
+            return holder.with_adapter(adapter_path, labels)
+        labeler = _open(self.base, adapter_path, labels, self.device, self.backend, self.cache_dir,
+                        self.backend_options)
+        labeler.shared = self
+        self.by_readout[kind] = labeler
+        return labeler
 
 
 class Labeler:
@@ -52,6 +88,7 @@ class Labeler:
 
     readout = "instruction"
     thresholds = None  # no tuned thresholds: consumers use the project's, else 0.5
+    shared: Any = None  # on vLLM, set by open_labeler: where a one-pass adapter's engine is found
 
     def __init__(
         self,
@@ -76,14 +113,18 @@ class Labeler:
         self.backend = make_backend(backend, self.base.path, self.adapter_path, self.codec.pad_id, device,
                                     **(backend_options or {}))
 
-    def with_adapter(self, adapter_path: Path | None, labels: Sequence[str] | None = None) -> "Labeler":
+    def with_adapter(self, adapter_path: Path | None, labels: Sequence[str] | None = None) -> Any:
         """A labeler for another adapter (and taxonomy) on the same base.
 
         A backend that serves several adapters from one engine (vLLM: multi-LoRA) is shared, so the base
-        weights and caches are loaded once; any other backend loads the weights again.
+        weights and caches are loaded once; any other backend loads the weights again. A one-pass adapter
+        gets a :class:`models.onepass.labeler.OnePassLabeler` on vLLM (from :func:`open_labeler`: its own
+        pooling engine, shared by one-pass adapters); elsewhere it must be opened with ``open_labeler``.
         """
         labels = tuple(labels) if labels is not None else self.labels
         if is_onepass(adapter_path):
+            if self.shared is not None:  # vLLM: the one-pass readout's own (pooling) engine
+                return self.shared.open(adapter_path, labels)
             raise ValueError(f"{adapter_path} is a one-pass adapter: open it with open_labeler (it has no "
                              "instruction readout to share an engine with)")
         share = getattr(self.backend, "with_adapter", None)

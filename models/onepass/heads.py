@@ -8,10 +8,14 @@ tokens that speak for it). Heads are small (a few hundred thousand weights); the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from models.onepass.inputs import Batch
 
 
 def summary(hidden: torch.Tensor, text: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
@@ -112,3 +116,86 @@ class CauseHead(nn.Module):
         low = torch.finfo(start.dtype).min
         none = self.none(pooled)
         return CauseOutput(start.masked_fill(~text, low), end.masked_fill(~text, low), none[:, 0], none[:, 1])
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What an adapter reads out: its taxonomies (name -> labels, in order), the cause pointer, and the
+    number of lower layers that carry no adapter (their output can be computed once and kept)."""
+
+    taxonomies: dict[str, tuple[str, ...]]
+    cause: bool = True
+    frozen_layers: int = 0
+    cause_width: int = 128
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not self.taxonomies and not self.cause:
+            raise ValueError("a one-pass readout needs a taxonomy or the cause pointer")
+        for name, labels in self.taxonomies.items():
+            if not labels or len(set(labels)) != len(labels):
+                raise ValueError(f"taxonomy {name!r}: labels must be non-empty and distinct")
+        if self.frozen_layers < 0:
+            raise ValueError("frozen_layers must be >= 0")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (saved in the adapter's metadata)."""
+        return {"taxonomies": {k: list(v) for k, v in self.taxonomies.items()}, "cause": self.cause,
+                "frozen_layers": self.frozen_layers, "cause_width": self.cause_width, "dropout": self.dropout}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "HeadSpec":
+        """Inverse of :meth:`as_dict`."""
+        return cls(taxonomies={k: tuple(v) for k, v in data["taxonomies"].items()}, cause=bool(data["cause"]),
+                   frozen_layers=int(data["frozen_layers"]), cause_width=int(data.get("cause_width", 128)),
+                   dropout=float(data.get("dropout", 0.1)))
+
+
+@dataclass
+class Outputs:
+    """Raw outputs of one forward pass: per taxonomy, and the cause pointer (if the spec has one)."""
+
+    taxonomies: dict[str, TaxonomyOutput] = field(default_factory=dict)
+    cause: CauseOutput | None = None
+
+
+class OnePassHeads(nn.Module):
+    """Every head of a spec, on final hidden states from anywhere (transformers, vLLM): no language model.
+
+    Its weights are named ``heads.<taxonomy>.*`` and ``cause.*``: the names ``heads.safetensors`` holds
+    (:class:`models.onepass.network.OnePassNetwork` adds the model under ``lm.`` and keeps these).
+    """
+
+    def __init__(self, hidden_size: int, spec: HeadSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.hidden_size = int(hidden_size)
+        self.heads = nn.ModuleDict({name: TaxonomyHead(self.hidden_size, len(labels), spec.dropout)
+                                    for name, labels in spec.taxonomies.items()})
+        self.cause = CauseHead(self.hidden_size, spec.cause_width, spec.dropout) if spec.cause else None
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype batches are built in (their attention mask): the heads' own, fp32."""
+        return torch.float32
+
+    def read(self, final: torch.Tensor, batch: "Batch", taxonomies: Sequence[str] | None = None) -> Outputs:
+        """The heads' outputs on final hidden states (all taxonomies, or only ``taxonomies``)."""
+        names = list(self.spec.taxonomies) if taxonomies is None else list(taxonomies)
+        final = final.float()  # the heads stay fp32 (they are small) whatever the base computes in
+        out = Outputs({name: self.heads[name](final, batch.text, batch.last) for name in names})
+        if self.cause is not None:
+            out.cause = self.cause(final, batch.text, batch.last)
+        return out
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        """The heads' weights (saved beside the LoRA weights), without any language model's."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("lm.")}
+
+
+def hidden_size_of(weights: dict[str, torch.Tensor]) -> int:
+    """The hidden size saved heads were built for (from their weights' shapes)."""
+    for key, value in weights.items():
+        if (key.startswith("heads.") and key.endswith(".queries")) or key == "cause.key.weight":
+            return int(value.shape[1])
+    raise ValueError("the heads' weights name neither a taxonomy head nor the cause pointer")

@@ -1,4 +1,9 @@
-"""Label texts with a one-pass network: sorted batches, one forward each, heads decoded into Predictions."""
+"""Label texts with a one-pass network: sorted batches, one forward each, heads decoded into Predictions.
+
+Where the final hidden states come from is :meth:`OnePassReader.final_states`: the transformers network
+here; a backend that computes them elsewhere (vLLM, :mod:`models.backends.vllm_onepass`) overrides it and
+hands the same padded layout to the same heads and decoding.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from typing import Sequence
 import torch
 
 from models.onepass.decode import best_spans, emotion_probabilities, intensities, span_chars
-from models.onepass.inputs import ItemEncoder, make_batch
+from models.onepass.heads import OnePassHeads
+from models.onepass.inputs import Batch, ItemEncoder, make_batch
 from models.onepass.network import OnePassNetwork
 from models.prediction import Prediction
 
@@ -22,9 +28,13 @@ class ReadoutState:
 
 
 class OnePassReader:
-    """Turns texts into Predictions for one taxonomy of a one-pass network."""
+    """Turns texts into Predictions for one taxonomy of a one-pass network.
 
-    def __init__(self, network: OnePassNetwork, encoder: ItemEncoder, state: ReadoutState, version: str,
+    ``network``: the full :class:`OnePassNetwork`, or only its heads (:class:`OnePassHeads`) in a subclass
+    whose :meth:`final_states` computes the hidden states another way.
+    """
+
+    def __init__(self, network: OnePassHeads, encoder: ItemEncoder, state: ReadoutState, version: str,
                  device: str = "cpu") -> None:
         self.network = network
         self.encoder = encoder
@@ -62,7 +72,8 @@ class OnePassReader:
             self.stats["items"] += len(chunk)
             self.stats["real_tokens"] += int(batch.valid.sum())
             self.stats["slots"] += int(batch.ids.numel())
-            outputs = self.network(batch, taxonomies=[taxonomy] if taxonomy is not None else [])
+            names = [taxonomy] if taxonomy is not None else []
+            outputs = self.network.read(self.final_states(batch), batch, names)
             spans = best_spans(outputs.cause, batch) if outputs.cause is not None else [None] * len(chunk)
             if taxonomy is not None:
                 probs = emotion_probabilities(outputs.taxonomies[taxonomy], own)
@@ -81,6 +92,13 @@ class OnePassReader:
                     intensities=per_emotion,
                 )
         return out  # type: ignore[return-value]
+
+    def final_states(self, batch: Batch) -> torch.Tensor:
+        """(B, T, D) final (normed) hidden states of a right-padded batch; padding columns are never read."""
+        network = self.network
+        if not isinstance(network, OnePassNetwork):
+            raise TypeError("a reader over heads alone needs a backend that computes the hidden states")
+        return network.upper(network.lower(batch), batch)
 
     def thresholds(self, taxonomy: str) -> dict[str, float]:
         """Per-label decision thresholds of a head (0.5 where none were tuned)."""

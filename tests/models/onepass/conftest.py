@@ -47,3 +47,13 @@ def config(out: Path, **train: object) -> OnePassConfig:
                           run_name="tiny", **train),
         model=ModelConfig(lora_r=4, lora_alpha=8),
     )
+
+
+@pytest.fixture(scope="session")
+def trained(tiny, tmp_path_factory):
+    """A one-pass adapter trained for 8 steps on the tiny base: (the fitted network, its saved folder)."""
+    from models.onepass.train import fit_onepass, save_onepass
+
+    out = tmp_path_factory.mktemp("onepass")
+    fitted = fit_onepass(config(out), examples(), base=tiny)
+    return fitted, save_onepass(fitted, out, "tiny")

@@ -12,19 +12,12 @@ from models.adapters import ADAPTER_META, serves
 from models.labeler import open_labeler
 from models.onepass.artifact import HEADS_FILE, READOUT, load_onepass
 from models.onepass.labeler import OnePassLabeler
-from models.onepass.train import fit_onepass, save_onepass
+from models.onepass.train import fit_onepass
 from models.training.loop import CHECKPOINT
 from tests.models.onepass.conftest import TAXONOMIES, config, examples
 
 TEXTS = ["I am so happy today, number 3!", "This makes me furious, take 5.", "The bus 7 was late because of snow",
          "naïve café — 😀", "ok", ""]
-
-
-@pytest.fixture(scope="module")
-def trained(tiny, tmp_path_factory):
-    out = tmp_path_factory.mktemp("onepass")
-    fitted = fit_onepass(config(out), examples(), base=tiny)
-    return fitted, save_onepass(fitted, out, "tiny")
 
 
 def test_the_adapter_folder_holds_lora_heads_and_readout_metadata(trained) -> None:
@@ -65,8 +58,13 @@ def test_thresholds_are_applied_and_only_served_taxonomies_open(tiny, trained) -
     assert serves(path, ("fear", "joy")) and not serves(path, ("joy", "anger"))
     with pytest.raises(ValueError, match="no head for these 2 labels; it serves: mood"):
         open_labeler(tiny, path, ("joy", "anger"))
-    with pytest.raises(ValueError, match="instruction readout only"):
-        open_labeler(tiny, path, TAXONOMIES["pair"], backend="vllm")
+    try:
+        import vllm  # noqa: F401
+    except ImportError:  # the vLLM one-pass reader is tried, and says how to get vLLM
+        from models.backends.vllm import VllmBackendError
+
+        with pytest.raises(VllmBackendError, match="vllm-cpu-venv.sh"):
+            open_labeler(tiny, path, TAXONOMIES["pair"], backend="vllm")
 
 
 def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tiny, tmp_path: Path) -> None:
