@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from annotator.correct.labelstudio import config as cfg
-from annotator.label.thresholds import Thresholds, threshold_of
+from annotator.label.thresholds import Thresholds, decided
 
 ITEM_ID = "item_id"  # key of our item id in task data
 EXTERNAL_ID = "external_id"  # the item's id in the user's source, shown as a column in Label Studio
@@ -45,7 +45,8 @@ def prediction_result(text: str, labels: Sequence[str], prediction: PredictionLi
     intensity and each chosen emotion's intensity rounded to the config's step, and the cause span when
     it lies inside the text."""
     result: list[dict[str, Any]] = []
-    chosen = [label for label in labels if float(prediction.emotions.get(label, 0.0)) >= threshold_of(thresholds, label)]
+    present = set(decided(prediction.emotions, thresholds))
+    chosen = [label for label in labels if label in present]
     if chosen:
         result.append({
             "id": cfg.EMOTIONS, "from_name": cfg.EMOTIONS, "to_name": cfg.TEXT, "type": "choices",
