@@ -9,7 +9,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -47,6 +49,27 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
     raise TimeoutError(f"the dashboard did not answer at {url} within {timeout} s")
 
 
+@contextmanager
+def _browser_page(width: int, height: int) -> Iterator[Any]:
+    """A page of headless Chromium with this size, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def _log_in(page: Any, name: str = "alice", password: str | None = None) -> None:
+    page.get_by_role("textbox", name="Name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password if password is not None else PASSWORDS[name])
+    page.get_by_role("button", name="Log in").click()
+
+
 @pytest.fixture
 def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """`annotator ui` serving a seeded SQLite database on a free port; stopped afterwards."""
@@ -72,45 +95,37 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_log_in_correct_an_item_and_save(dashboard: str, tmp_path: Path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     second = 2  # the seeded item with the lowest confidence: the queue shows it first
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(dashboard)
-            page.get_by_role("textbox", name="Name").fill("alice")
-            page.get_by_role("textbox", name="Password").fill(PASSWORDS["alice"])
-            page.get_by_role("button", name="Log in").click()
-            expect(page.get_by_role("heading", name="Overview · demo")).to_be_visible()
+    with _browser_page(1400, 1000) as page:
+        page.goto(dashboard)
+        _log_in(page)
+        expect(page.get_by_role("heading", name="Overview · demo")).to_be_visible()
 
-            page.get_by_role("link", name="Review queue").click()
-            expect(page.get_by_text(f"item {second} · adapter {VERSION}")).to_be_visible()
-            expect(page.locator("mark")).to_have_text("The train was cancelled again")
+        page.get_by_role("link", name="Review queue").click()
+        expect(page.get_by_text(f"item {second} · adapter {VERSION}")).to_be_visible()
+        expect(page.locator("mark")).to_have_text("The train was cancelled again")
 
-            # Correct the emotions: add sadness to the proposed anger, by keyboard.
-            emotions = page.get_by_test_id("stMultiSelect").locator("input")
-            emotions.click()
-            page.keyboard.type("sadness")
-            page.keyboard.press("Enter")
-            page.keyboard.press("Escape")
-            expect(page.get_by_test_id("stMultiSelect")).to_contain_text("sadness")
-            expect(page.get_by_text("Intensity of sadness")).to_be_visible()  # a slider per chosen emotion
-            # Correct the cause, and save with Enter in the cause field.
-            cause = page.get_by_label("Cause: a phrase copied from the text (empty: no cause)")
-            cause.fill("third time this week")
-            cause.press("Enter")
-            expect(page.get_by_text(f"Saved item {second}.")).to_be_visible()
-            expect(page.get_by_text("item 3 · adapter")).to_be_visible()  # the next item loaded
-            expect(page.get_by_role("button", name="Save and next")).to_be_visible()
-            expect(page.get_by_test_id("stDataFrame")).to_be_visible()
-            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)  # the run has finished
-            page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
-            shutil.copyfile(tmp_path / "ui.png", LEAD_SCREENSHOT)
-        finally:
-            browser.close()
+        # Correct the emotions: add sadness to the proposed anger, by keyboard.
+        emotions = page.get_by_test_id("stMultiSelect").locator("input")
+        emotions.click()
+        page.keyboard.type("sadness")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        expect(page.get_by_test_id("stMultiSelect")).to_contain_text("sadness")
+        expect(page.get_by_text("Intensity of sadness")).to_be_visible()  # a slider per chosen emotion
+        # Correct the cause, and save with Enter in the cause field.
+        cause = page.get_by_label("Cause: a phrase copied from the text (empty: no cause)")
+        cause.fill("third time this week")
+        cause.press("Enter")
+        expect(page.get_by_text(f"Saved item {second}.")).to_be_visible()
+        expect(page.get_by_text("item 3 · adapter")).to_be_visible()  # the next item loaded
+        expect(page.get_by_role("button", name="Save and next")).to_be_visible()
+        expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)  # the run has finished
+        page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
+        shutil.copyfile(tmp_path / "ui.png", LEAD_SCREENSHOT)
 
     with session_scope(open_database()) as db:
         (ann,) = db.scalars(select(Annotation)).all()
@@ -121,89 +136,63 @@ def test_log_in_correct_an_item_and_save(dashboard: str, tmp_path: Path):
 
 
 def test_repeated_wrong_passwords_lock_the_log_in(dashboard: str, tmp_path: Path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 700})
-            page.set_default_timeout(30_000)
-            page.goto(dashboard)
-            for _ in range(5):
-                page.get_by_role("textbox", name="Name").fill("alice")
-                page.get_by_role("textbox", name="Password").fill("not her password")
-                page.get_by_role("button", name="Log in").click()
-                page.wait_for_timeout(300)
-                expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)  # this attempt's run is over
-                expect(page.get_by_text("Wrong name or password")).to_be_visible()
-            page.get_by_role("textbox", name="Name").fill("alice")
-            page.get_by_role("textbox", name="Password").fill(PASSWORDS["alice"])
-            page.get_by_role("button", name="Log in").click()
-            expect(page.get_by_text("Log-in refused: too many failed log-ins")).to_be_visible()
-            expect(page.get_by_role("heading", name="Overview · demo")).to_have_count(0)
-            page.screenshot(path=str(tmp_path / "locked.png"), full_page=True)
-            shutil.copyfile(tmp_path / "locked.png", LEAD_SCREENSHOT.with_name("dashboard-locked.png"))
-        finally:
-            browser.close()
+    with _browser_page(1000, 700) as page:
+        page.goto(dashboard)
+        for _ in range(5):
+            _log_in(page, password="not her password")
+            page.wait_for_timeout(300)
+            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)  # this attempt's run is over
+            expect(page.get_by_text("Wrong name or password")).to_be_visible()
+        _log_in(page)
+        expect(page.get_by_text("Log-in refused: too many failed log-ins")).to_be_visible()
+        expect(page.get_by_role("heading", name="Overview · demo")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "locked.png"), full_page=True)
+        shutil.copyfile(tmp_path / "locked.png", LEAD_SCREENSHOT.with_name("dashboard-locked.png"))
 
 
 def test_a_page_url_opened_before_log_in_asks_to_log_in_then_shows_that_page(dashboard: str, tmp_path: Path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.set_default_timeout(30_000)
-            page.goto(f"{dashboard}/review")
-            expect(page.get_by_role("button", name="Log in")).to_be_visible()
-            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-            page.screenshot(path=str(tmp_path / "direct.png"), full_page=True)
-            shutil.copyfile(tmp_path / "direct.png", LEAD_SCREENSHOT.with_name("dashboard-direct-url.png"))
-            body = page.locator("body").inner_text()
-            assert "KeyError" not in body and "Traceback" not in body
-            assert page.get_by_test_id("stSidebarNav").count() == 0  # no page list (file names) before log-in
-            for name in ("review", "overview", "agreement", "models"):
-                expect(page.get_by_role("link", name=name)).to_have_count(0)
-            page.get_by_role("textbox", name="Name").fill("alice")
-            page.get_by_role("textbox", name="Password").fill(PASSWORDS["alice"])
-            page.get_by_role("button", name="Log in").click()
-            expect(page.get_by_role("heading", name="Review queue")).to_be_visible()  # the page the URL named
-        finally:
-            browser.close()
+    with _browser_page(1200, 800) as page:
+        page.goto(f"{dashboard}/review")
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "direct.png"), full_page=True)
+        shutil.copyfile(tmp_path / "direct.png", LEAD_SCREENSHOT.with_name("dashboard-direct-url.png"))
+        body = page.locator("body").inner_text()
+        assert "KeyError" not in body and "Traceback" not in body
+        assert page.get_by_test_id("stSidebarNav").count() == 0  # no page list (file names) before log-in
+        for name in ("review", "overview", "agreement", "models"):
+            expect(page.get_by_role("link", name=name)).to_have_count(0)
+        _log_in(page)
+        expect(page.get_by_role("heading", name="Review queue")).to_be_visible()  # the page the URL named
 
 
 def test_the_label_chart_names_every_bar(dashboard: str, tmp_path: Path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     labels = seed_every_label(open_database())  # "all-labels" sorts before "demo": the picker opens on it
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(dashboard)
-            page.get_by_role("textbox", name="Name").fill("alice")
-            page.get_by_role("textbox", name="Password").fill(PASSWORDS["alice"])
-            page.get_by_role("button", name="Log in").click()
-            expect(page.get_by_role("heading", name="Overview · all-labels")).to_be_visible()
-            chart = page.get_by_test_id("stVegaLiteChart")
-            expect(chart.locator("svg")).to_be_visible()
-            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-            shown = set(chart.locator("svg text").evaluate_all(  # Vega hides an overlapping label with opacity 0
-                "els => els.filter(e => e.getAttribute('opacity') !== '0' && getComputedStyle(e).opacity !== '0')"
-                ".map(e => e.textContent)"))
-            chart.screenshot(path=str(tmp_path / "labels.png"))
-            shutil.copyfile(tmp_path / "labels.png", LEAD_SCREENSHOT.with_name("dashboard-label-chart.png"))
-            assert set(labels) <= shown, f"labels without a name on the chart: {sorted(set(labels) - shown)}"
+    with _browser_page(1200, 900) as page:
+        page.goto(dashboard)
+        _log_in(page)
+        expect(page.get_by_role("heading", name="Overview · all-labels")).to_be_visible()
+        chart = page.get_by_test_id("stVegaLiteChart")
+        expect(chart.locator("svg")).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        shown = set(chart.locator("svg text").evaluate_all(  # Vega hides an overlapping label with opacity 0
+            "els => els.filter(e => e.getAttribute('opacity') !== '0' && getComputedStyle(e).opacity !== '0')"
+            ".map(e => e.textContent)"))
+        chart.screenshot(path=str(tmp_path / "labels.png"))
+        shutil.copyfile(tmp_path / "labels.png", LEAD_SCREENSHOT.with_name("dashboard-label-chart.png"))
+        assert set(labels) <= shown, f"labels without a name on the chart: {sorted(set(labels) - shown)}"
 
-            # The review queue's probability table is tall enough for all 28 labels (no inner scroll bar).
-            page.get_by_role("link", name="Review queue").click()
-            table = page.get_by_test_id("stDataFrame")
-            expect(table).to_be_visible()
-            expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
-            assert table.bounding_box()["height"] >= 35 * (len(labels) + 1)
-            page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
-            shutil.copyfile(tmp_path / "review.png", LEAD_SCREENSHOT.with_name("dashboard-review-all-labels.png"))
-        finally:
-            browser.close()
+        # The review queue's probability table is tall enough for all 28 labels (no inner scroll bar).
+        page.get_by_role("link", name="Review queue").click()
+        table = page.get_by_test_id("stDataFrame")
+        expect(table).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        assert table.bounding_box()["height"] >= 35 * (len(labels) + 1)
+        page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+        shutil.copyfile(tmp_path / "review.png", LEAD_SCREENSHOT.with_name("dashboard-review-all-labels.png"))
