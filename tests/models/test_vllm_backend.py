@@ -15,8 +15,6 @@ tolerance of 0.5 is the only exception) and cause spans, greedily decoded, ident
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,8 +22,10 @@ import pytest
 
 from models.labeler import Labeler
 from models.tasks.base import Example
-from models.training.config import DataConfig, ModelConfig, SFTConfig, TrainConfig
+from models.training.config import (DataConfig, ModelConfig, SFTConfig,
+                                    TrainConfig)
 from models.training.sft import train
+from tests.models.conftest import run_vllm_worker
 
 # the first run builds the vLLM venv (minutes) inside the fixture, past the suite's per-test timeout
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -48,8 +48,6 @@ TRAIN_ROWS = [
     ("It is a table.", set(), 0.0, None),
     ("I'm terrified of spiders.", {"fear"}, 0.9, "spiders"),
 ]
-# vLLM's own knobs for a small shared CPU: a 1 GiB KV cache (SmolLM2-135M fp32 needs ~46 KB a token).
-VLLM_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 ENGINE = {"max_model_len": 1024, "enforce_eager": True, "block_size": 32, "gpu_memory_utilization": 0.2}
 
 
@@ -85,12 +83,7 @@ def vllm_runs(vllm_python: Path, base, adapters: list[Path]) -> dict:
     """Predictions of one vLLM engine for each adapter and for the bare base (runs the worker script)."""
     job = {"base": str(base.path), "adapters": [str(a) for a in adapters] + [None], "labels": list(LABELS),
            "texts": TEXTS, "batch_size": 8, "repeats": 0, "engine": ENGINE}
-    env = {**os.environ, **VLLM_ENV, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([str(vllm_python), str(WORKER)], input=json.dumps(job), capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=1800)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("VLLM_RESULT ")]
-    assert proc.returncode == 0 and lines, f"vLLM worker failed (rc={proc.returncode}):\n{proc.stderr[-4000:]}"
-    result = json.loads(lines[-1].removeprefix("VLLM_RESULT "))
+    result = run_vllm_worker(vllm_python, WORKER, job)
     print(f"vLLM CPU: engine start {result['startup_s']:.1f} s; first pass per adapter "
           f"{[round(r['first_s'], 1) for r in result['runs']]} s for {len(TEXTS)} texts", file=sys.stderr)
     return result

@@ -15,9 +15,6 @@ threshold is the only exception) and the cause spans (argmax over token pairs) i
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,12 +22,13 @@ import pytest
 
 from models.labeler import open_labeler
 from models.tasks.base import Example
-from models.training.config import ModelConfig, OnePassConfig, ReadoutConfig, TrainConfig
+from models.training.config import (ModelConfig, OnePassConfig, ReadoutConfig,
+                                    TrainConfig)
+from tests.models.conftest import run_vllm_worker
 
 # the first run builds the vLLM venv (minutes) inside the fixture, past the suite's per-test timeout
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
-REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("vllm_onepass_script.py")
 EKMAN = ("joy", "anger", "fear", "sadness")
 PAIR = ("joy", "fear")
@@ -55,8 +53,6 @@ TRAIN_ROWS = [
     ("They broke my window and laughed.", {"anger"}, 0.8, "broke my window"),
     ("The exam results scare me.", {"fear"}, 0.5, "The exam results"),
 ]
-# vLLM's own knobs for a small shared CPU: a 1 GiB KV cache (SmolLM2-135M fp32 needs ~46 KB a token).
-VLLM_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 # no max_lora_rank: the engine's default (>= 16) must take the rank-16 adapter after the rank-8 one
 ENGINE = {"max_model_len": 1024, "enforce_eager": True, "block_size": 32, "gpu_memory_utilization": 0.2}
 ADAPTERS = [  # (taxonomies, frozen layers, LoRA rank, LoRA targets, seed): two different one-pass adapters
@@ -110,12 +106,7 @@ def vllm_run(vllm_python: Path, adapters: list[Path], base) -> dict:
     """Both adapters labeled by one vLLM pooling engine (runs the worker script)."""
     job = {"base": str(base.path), "adapters": [str(a) for a in adapters], "labels": [list(x) for x in LABELS],
            "texts": TEXTS, "batch_size": 4, "repeats": 0, "engine": ENGINE, "instruction": True}
-    env = {**os.environ, **VLLM_ENV, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([str(vllm_python), str(WORKER)], input=json.dumps(job), capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=1800)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("VLLM_RESULT ")]
-    assert proc.returncode == 0 and lines, f"vLLM worker failed (rc={proc.returncode}):\n{proc.stderr[-4000:]}"
-    result = json.loads(lines[-1].removeprefix("VLLM_RESULT "))
+    result = run_vllm_worker(vllm_python, WORKER, job)
     print(f"vLLM CPU one-pass: engine start {result['startup_s']:.1f} s; first pass per adapter "
           f"{[round(r['first_s'], 1) for r in result['runs']]} s for {len(TEXTS)} texts", file=sys.stderr)
     return result
