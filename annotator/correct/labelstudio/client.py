@@ -44,7 +44,11 @@ class LabelStudioError(RuntimeError):
 
 
 class LabelStudioUnavailable(LabelStudioError):
-    """The server did not answer after every retry."""
+    """The server did not answer after every retry; ``reason`` is the last failure, described."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -161,13 +165,31 @@ def call(conn: Connection, fn: Callable[..., T], *args: Any, retries: int | None
             if attempt >= limit:
                 raise LabelStudioUnavailable(
                     f"Label Studio at {conn.url} did not answer after {attempt + 1} attempts ({describe(exc)}); "
-                    "run the command again when it is back: it resumes where it stopped"
+                    "run the command again when it is back: it resumes where it stopped", describe(exc)
                 ) from None
             delay = conn.retry.wait(attempt)
             log.warning("labelstudio.retry", extra={"url": conn.url, "attempt": f"{attempt + 1}/{limit}",
                                                      "wait_s": round(delay, 1), "error": describe(exc)})
             time.sleep(delay)
             attempt += 1
+
+
+def wait_after_failure(conn: Connection, exc: Exception, attempt: int, doing: str, then: str) -> None:
+    """After request number ``attempt`` (from 0) that is not safe to repeat blindly has failed: raise the
+    user error no retry fixes, or :class:`LabelStudioUnavailable` once the retries are spent (``then`` says
+    what to do); else back off and wait until the server answers again. The caller then asks the server
+    what the failed request left there before sending the rest again."""
+    if not is_transient(exc):
+        raise user_error(conn, exc, doing) from None
+    if attempt >= conn.retry.max_retries:
+        raise LabelStudioUnavailable(f"{doing} in Label Studio at {conn.url} failed {attempt + 1} times "
+                                     f"({describe(exc)}); {then}", describe(exc)) from None
+    delay = conn.retry.wait(attempt)
+    log.warning("labelstudio.retry", extra={"url": conn.url, "doing": doing, "attempt": f"{attempt + 1}/"
+                                             f"{conn.retry.max_retries}", "wait_s": round(delay, 1),
+                                             "error": describe(exc)})
+    time.sleep(delay)
+    wait_until_up(conn)
 
 
 def _doing(fn: Callable[..., Any]) -> str:
@@ -191,7 +213,7 @@ def check_server(conn: Connection) -> None:
         user = call(conn, conn.client.users.whoami, retries=2)
     except LabelStudioUnavailable as exc:
         raise LabelStudioUnavailable(
-            f"no Label Studio server answers at {conn.url} ({str(exc).split('(', 1)[-1].split(')')[0]}): start one "
+            f"no Label Studio server answers at {conn.url} ({exc.reason}): start one "
             "(annotator labelstudio serve) or set ANNOTATOR_LABELSTUDIO_URL"
         ) from None
     if getattr(user, "id", None) is None:

@@ -27,13 +27,9 @@ from annotator.correct.labelstudio import store
 from annotator.correct.labelstudio.client import (
     Connection,
     LabelStudioError,
-    LabelStudioUnavailable,
     call,
-    describe,
     import_tasks,
-    is_transient,
-    user_error,
-    wait_until_up,
+    wait_after_failure,
 )
 from annotator.correct.labelstudio.config import labeling_config
 from annotator.correct.labelstudio.tasks import ITEM_ID, prediction_json, task_json
@@ -159,14 +155,8 @@ def _create_project(conn: Connection, *, title: str, config: str, overlap: int) 
                                                description="Pre-labeled by emo-annotator; synced both ways.",
                                                request_options=NO_RETRY)
         except Exception as exc:
-            if not is_transient(exc):
-                raise user_error(conn, exc, "creating a project") from None
-            if attempt >= conn.retry.max_retries:
-                raise LabelStudioUnavailable(f"Label Studio at {conn.url} did not create the project after "
-                                             f"{attempt + 1} attempts ({describe(exc)}); run the push again") from None
-            time.sleep(conn.retry.wait(attempt))
+            wait_after_failure(conn, exc, attempt, "creating the project", "run the push again")
             attempt += 1
-            wait_until_up(conn)
             listed: list[Any] = call(conn, lambda: list(conn.client.projects.list(title=title)))
             found = [p for p in listed if p.title == title]
             if found:
@@ -183,18 +173,10 @@ def _import_tasks(conn: Connection, engine: Engine, ls_pid: int, project_id: int
         try:
             ids = import_tasks(conn, ls_pid, [tasks[r.item_id] for r in todo])
         except Exception as exc:
-            if not is_transient(exc):
-                raise user_error(conn, exc, "a task import") from None
-            if attempt >= conn.retry.max_retries:
-                raise LabelStudioUnavailable(
-                    f"importing into Label Studio project {ls_pid} failed {attempt + 1} times ({describe(exc)}); "
-                    "run the push again: it resumes without duplicating tasks"
-                ) from None
-            log.warning("labelstudio.import_failed", extra={"attempt": attempt + 1, "error": describe(exc)})
-            time.sleep(conn.retry.wait(attempt))
+            wait_after_failure(conn, exc, attempt, f"a task import into project {ls_pid}",
+                               "run the push again: it resumes without duplicating tasks")
             attempt += 1
             report.retries += 1
-            wait_until_up(conn)
             recovered, dropped = reconcile(conn, engine, ls_pid)
             report.recovered += recovered
             todo = [r for r in todo if r.item_id in dropped]
@@ -221,16 +203,10 @@ def _import_predictions(conn: Connection, ls_pid: int, body: list[dict[str, Any]
                                                     request_options=NO_RETRY)
             return
         except Exception as exc:
-            if not is_transient(exc):
-                raise user_error(conn, exc, "a prediction import") from None
-            if attempt >= conn.retry.max_retries:
-                raise LabelStudioUnavailable(f"importing predictions into Label Studio project {ls_pid} failed "
-                                             f"{attempt + 1} times ({describe(exc)}); run the push again: it "
-                                             "resumes without duplicating predictions") from None
-            time.sleep(conn.retry.wait(attempt))
+            wait_after_failure(conn, exc, attempt, f"a prediction import into project {ls_pid}",
+                               "run the push again: it resumes without duplicating predictions")
             attempt += 1
             report.retries += 1
-            wait_until_up(conn)
             have = _tasks_with_versions(conn, ls_pid, {p["task"]: p["model_version"] for p in body})
             body = [p for p in body if p["task"] not in have]
 
