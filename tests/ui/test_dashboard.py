@@ -98,7 +98,7 @@ def test_overview_and_label_distribution(engine, seeded):
         dashboard.save_correction(db, "demo", seeded.item_ids[0], "alice", ["joy", "surprise"], 0.8, None)
     with session_scope(engine) as db:
         assert dashboard.overview(db, "demo") == {"items": 3, "predicted": 3, "corrected": 1, "annotations": 1,
-                                                  "active_adapter": VERSION}
+                                                  "labeler": VERSION, "labeler_status": "active"}
         rows = {(r["label"], r["source"]): r["items"] for r in dashboard.label_distribution(db, "demo")}
     # human: joy+surprise on item 1; model (threshold 0.5): anger on item 2, fear on item 3
     assert rows[("joy", "human")] == 1 and rows[("surprise", "human")] == 1
