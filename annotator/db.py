@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotator.settings import get_settings
@@ -76,8 +76,11 @@ def _engine_for(url: str) -> Engine:
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(parsed.database).parent if parsed.database and parsed.database != ":memory:" else None
+        if folder is not None and not folder.is_dir():
+            # SQLite would say "unable to open database file"; creating folders nobody asked for is worse.
+            raise DatabaseError(f"the folder {folder} of the SQLite database does not exist: create it, or point "
+                                "ANNOTATOR_DATABASE_URL at a file in an existing folder")
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -132,10 +135,11 @@ def open_database(url: str | None = None) -> Engine:
         return engine
     try:
         current = current_revision(engine)
-    except OperationalError as exc:
+    except DBAPIError as exc:  # unreachable server, bad credentials, a file that is not a SQLite database
+        verb = "open" if engine.url.get_backend_name() == "sqlite" else "connect to"
+        reason = " ".join(str(exc.orig).split()).rstrip(".")  # psycopg's reasons span several lines
         raise DatabaseError(
-            f"cannot connect to {engine.url.render_as_string(hide_password=True)}: {exc.orig}. "
-            "Check ANNOTATOR_DATABASE_URL."
+            f"cannot {verb} {engine.url.render_as_string(hide_password=True)}: {reason}. Check ANNOTATOR_DATABASE_URL."
         ) from exc
     if current != head_revision():
         if not get_settings().auto_migrate:

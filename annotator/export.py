@@ -21,6 +21,7 @@ from annotator import repo
 from annotator.agree.consensus import best_labels
 from annotator.db import session_scope
 from annotator.label.thresholds import Thresholds, decision_thresholds
+from annotator.outputs import STDOUT, open_output
 from annotator.tables import Annotation, Item, Prediction
 
 EXPORT_FORMATS = ("jsonl", "csv", "hf")
@@ -87,6 +88,8 @@ def export(engine: Engine, project_name: str, fmt: str, out: Path, include_raw: 
     """Write the project's export to ``out`` (a file for jsonl/csv, a folder for hf)."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of: {', '.join(EXPORT_FORMATS)}")
+    if fmt == "hf" and str(out) == STDOUT:
+        raise ValueError("the hf format writes a folder; --out - (standard output) is for jsonl and csv")
     if fmt != "hf" and out.is_dir():
         raise ValueError(f"{out} is a folder; --out for {fmt} names a file (only the hf format writes a folder)")
     if fmt == "hf" and out.exists() and not out.is_dir():
@@ -102,9 +105,8 @@ def export(engine: Engine, project_name: str, fmt: str, out: Path, include_raw: 
 
 
 def _write_jsonl(rows: Iterator[dict[str, Any]], out: Path) -> ExportSummary:
-    out.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with open(out, "w", encoding="utf-8") as f:
+    with open_output(out) as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
@@ -116,10 +118,9 @@ CSV_COLUMNS = ["id", "external_id", "text", "emotions", "intensity", "cause_star
 
 
 def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> ExportSummary:
-    out.parent.mkdir(parents=True, exist_ok=True)
     columns = CSV_COLUMNS + (["predictions", "annotations"] if include_raw else [])
     n = 0
-    with open(out, "w", encoding="utf-8", newline="") as f:
+    with open_output(out, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in rows:

@@ -6,6 +6,7 @@ on PostgreSQL): the ORM costs more per row than the whole rest of the ingest.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,7 +67,11 @@ def get_project_or_raise(db: Session, name: str) -> Project:
     project = db.scalar(select(Project).where(Project.name == name))
     if project is None:
         known = db.scalars(select(Project.name).order_by(Project.name)).all()
-        hint = f" Existing projects: {', '.join(known)}." if known else ""
+        near = difflib.get_close_matches(name, known, n=3, cutoff=0.6) if len(known) > 5 else known
+        hint = (f" Did you mean: {', '.join(near)}?" if len(known) > 5 and near else
+                f" Existing projects: {', '.join(near)}." if near else "")
+        if len(known) > 5:
+            hint += " `annotator project list` shows them all."
         raise NotFound(
             f"no project named {name!r}. Create it with `annotator project create {name} --taxonomy goemotions`.{hint}"
         )

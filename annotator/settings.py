@@ -8,7 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +21,8 @@ def _default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Configuration read from ``ANNOTATOR_*`` environment variables, with defaults for a laptop."""
 
-    model_config = SettingsConfigDict(env_prefix="ANNOTATOR_", extra="ignore")
+    # allow_inf_nan=False: "inf" or "nan" in a float variable (a timeout, a backoff) is a typo, not a setting.
+    model_config = SettingsConfigDict(env_prefix="ANNOTATOR_", extra="ignore", allow_inf_nan=False)
 
     # Storage
     database_url: str = Field(
@@ -64,6 +67,9 @@ class Settings(BaseSettings):
         "for access tokens as needed). Never logged.",
     )
     labelstudio_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for one Label Studio request.")
+    labelstudio_request_deadline: float = Field(
+        default=600.0, gt=0, description="Seconds one Label Studio request may take in all, its answer included: "
+        "a server that answers a byte at a time (each read within the timeout) cannot hold a command forever.")
     labelstudio_max_retries: int = Field(
         default=8, ge=0, description="Retries of a Label Studio call after a network error or a 5xx/408/429 answer."
     )
@@ -179,6 +185,32 @@ class Settings(BaseSettings):
         default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
         description="PostgreSQL used by the test suite; its tests skip when it is unreachable.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL; use sqlite:///FILE or postgresql://USER@HOST:PORT/DB") from None
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"{backend} is not supported; use sqlite:///FILE or postgresql://USER@HOST:PORT/DB")
+        return value
+
+    @field_validator("labelstudio_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc}); use e.g. http://127.0.0.1:8080") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL with a host; use e.g. http://127.0.0.1:8080")
+        return value
 
 
 @lru_cache(maxsize=1)

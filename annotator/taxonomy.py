@@ -19,7 +19,9 @@ BUILTIN = {
     "plutchik": "Plutchik's 8 primary emotions",
 }
 ALIASES = {"semeval": "semeval_ec", "semeval2018": "semeval_ec", "e-c": "semeval_ec", "goemotions28": "goemotions"}
-_LABEL = re.compile(r"^[a-z][a-z0-9_\-]*$")
+_LABEL = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
+MAX_LABELS = 500  # a label set larger than this is a wrong file, not a taxonomy (and would not fit any screen)
+MAX_LABELS_FILE_BYTES = 64 * 1024
 
 
 class TaxonomyError(ValueError):
@@ -47,10 +49,13 @@ def validate_labels(labels: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     cleaned = tuple(label.strip().lower() for label in labels if label.strip())
     if len(cleaned) < 2:
         raise TaxonomyError("a taxonomy needs at least two labels")
+    if len(cleaned) > MAX_LABELS:
+        raise TaxonomyError(f"a taxonomy has at most {MAX_LABELS} labels, got {len(cleaned):,}")
     bad = [label for label in cleaned if not _LABEL.match(label)]
     if bad:
         raise TaxonomyError(
-            f"labels must be lower-case words (letters, digits, '_' or '-'), got: {', '.join(bad)}"
+            f"labels must be lower-case words of at most 64 letters, digits, '_' or '-', got: "
+            f"{', '.join(label[:40] for label in bad[:5])}{' ...' if len(bad) > 5 else ''}"
         )
     dupes = sorted({label for label in cleaned if cleaned.count(label) > 1})
     if dupes:
@@ -76,5 +81,14 @@ def custom_taxonomy(labels: list[str] | tuple[str, ...], name: str = "custom") -
 
 def taxonomy_from_file(path: Path, name: str = "custom") -> Taxonomy:
     """Read a user taxonomy: one label a line (blank lines and ``#`` comments ignored)."""
-    lines = [line.split("#", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()]
+    with open(path, "rb") as handle:  # bounded: a labels file named by mistake may be huge (or /dev/zero)
+        raw = handle.read(MAX_LABELS_FILE_BYTES + 1)
+    if len(raw) > MAX_LABELS_FILE_BYTES:
+        raise TaxonomyError(f"{path}: a labels file is at most {MAX_LABELS_FILE_BYTES // 1024} KiB (one label a line); "
+                            "is this the right file?")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TaxonomyError(f"{path}: not a UTF-8 text file (one label a line)") from None
+    lines = [line.split("#", 1)[0] for line in text.splitlines()]
     return custom_taxonomy(lines, name=name)

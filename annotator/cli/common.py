@@ -23,9 +23,10 @@ console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line however narrow the terminal
 
 # Exceptions whose message is written for the user; anything else is a bug and keeps its traceback.
-USER_ERRORS = (DatabaseError, NotFound, SourceError, TaxonomyError, ValueError, FileNotFoundError)
-# A path the user named that is a folder, not a folder, or not theirs to read or write.
-PATH_ERRORS = (IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError)
+USER_ERRORS = (DatabaseError, NotFound, SourceError, TaxonomyError, ValueError)
+# A path the user named that is a folder, not a folder, not theirs to read or write, on a full or read-only disk:
+# any OSError that names a file is about the user's paths, not a bug (network errors name no file).
+PATH_ERRORS = (OSError,)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,10 +44,14 @@ def user_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except PATH_ERRORS as exc:
-            raise fail(path_message(exc)) from None
         except USER_ERRORS as exc:
             raise fail(str(exc)) from None
+        except PATH_ERRORS as exc:
+            if exc.filename:
+                raise fail(path_message(exc)) from None
+            if isinstance(exc, FileNotFoundError):  # ours, with its message: "no such file: x"
+                raise fail(str(exc)) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -55,15 +60,19 @@ def path_message(exc: OSError) -> str:
     """``<path>: is a directory`` and the like, naming what to pass instead."""
     what = {IsADirectoryError: "is a folder; pass a file", NotADirectoryError: "is not a folder",
             PermissionError: "cannot be read or written (permission denied)",
-            FileExistsError: "already exists"}.get(type(exc), exc.strerror or str(exc))
+            FileExistsError: "already exists"}.get(type(exc), (exc.strerror or str(exc)).lower())
     return f"{exc.filename}: {what}" if exc.filename else str(exc)
 
 
 def check_errors_out(errors_out: object, source: str) -> None:
     """Refuse an --errors-out that is the input itself: opening it for writing would empty the input."""
-    if errors_out is None or source in ("-", "") or not os.path.exists(source):
+    if errors_out is None:
         return
     target = os.fspath(errors_out)  # type: ignore[call-overload]
+    if target == "-":
+        raise ValueError("--errors-out names a file: standard output carries the summary")
+    if source in ("-", "") or not os.path.exists(source):
+        return
     if os.path.exists(target) and os.path.samefile(target, source):
         raise ValueError(f"--errors-out {target} is the input file: writing the rejected rows there would erase "
                          "it; name another file")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from annotator.cli.common import console, database, user_errors
+from annotator.cli.common import console, database, err_console, user_errors
 from annotator.export import EXPORT_FORMATS, export
 from annotator.projects.status import project_status
 
@@ -18,7 +18,8 @@ def export_cmd(
     project: str = typer.Option(..., "--project", "-p", help="Project to export."),
     fmt: str = typer.Option("jsonl", "--format", "-f", help=f"One of: {', '.join(EXPORT_FORMATS)}."),
     out: Path = typer.Option(None, "--out", "-o",
-                             help="Output file (jsonl, csv) or folder (hf). Default: <project>.<format>."),
+                             help="Output file (jsonl, csv; - for standard output) or folder (hf). "
+                             "Default: <project>.<format>."),
     raw: bool = typer.Option(False, "--raw", help="Also include every raw prediction and annotation."),
 ) -> None:
     """Export each item with its current best labels and where they came from.
@@ -32,7 +33,9 @@ def export_cmd(
         raise ValueError(f"unknown format {fmt!r}; use one of: {', '.join(EXPORT_FORMATS)}")
     target = out or Path(f"{project}.{fmt}" if fmt != "hf" else f"{project}-hf")
     summary = export(database(), project, fmt, target, include_raw=raw)
-    console.print(f"exported {summary.rows:,} items to {summary.path}")
+    to_stdout = str(target) == "-"
+    (err_console if to_stdout else console).print(
+        f"exported {summary.rows:,} items to {'standard output' if to_stdout else summary.path}")
 
 
 @user_errors

@@ -16,6 +16,7 @@ from annotator.cli.common import (check_errors_out, console, database,
 from annotator.ingest.service import (REASONS, IngestOptions, IngestSummary,
                                       ingest)
 from annotator.ingest.sources import STDIN, SourceError, dataset_formats
+from annotator.outputs import open_output
 from annotator.settings import get_settings
 
 
@@ -58,7 +59,7 @@ def ingest_cmd(
     total = os.path.getsize(path) if os.path.isfile(path) else None
     check_errors_out(errors_out, path)
     with ExitStack() as stack:
-        out = stack.enter_context(open(errors_out, "wb")) if errors_out else None
+        out = stack.enter_context(open_output(errors_out, binary=True)) if errors_out else None
         progress = Progress(
             SpinnerColumn(), TextColumn("[bold]ingest[/]"), BarColumn(), DownloadColumn(),
             TextColumn("{task.fields[rows]:>10,} rows  {task.fields[rate]:>8,.0f} rows/s  "

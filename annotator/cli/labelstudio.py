@@ -75,7 +75,8 @@ def pull_cmd(project: str = typer.Option(..., "--project", "-p", help="Our proje
 
     r = service.pull_project(database(), project)
     console.print(f"{r.inserted} new and {r.updated} updated annotations ({r.rejected} rejected), "
-                  f"{r.skipped} skipped, {r.unknown_tasks} from unknown tasks, {r.tasks} tasks read")
+                  f"{r.skipped} skipped, {r.unknown_tasks} from unknown tasks, {r.tasks} tasks read"
+                  + (f"; {r.malformed} tasks or annotations of an unknown shape left out" if r.malformed else ""))
 
 
 @app.command("webhook")
@@ -96,7 +97,10 @@ def webhook_cmd(
     from annotator.correct.labelstudio import service
 
     engine = database()
-    server = service.webhook_server(engine, host=host, port=port)
+    try:
+        server = service.webhook_server(engine, host=host, port=port)
+    except OSError as exc:  # the port is taken, the host is not an address of this machine, ...
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --port or --host") from None
     bound = server.server_address[1]
     if register:
         if not project:

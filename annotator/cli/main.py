@@ -36,7 +36,8 @@ def _configure() -> None:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "ANNOTATOR_" + str(first["loc"][0]).upper() if first.get("loc") else "an ANNOTATOR_* variable"
-        raise fail(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+        message = str(first["msg"]).removeprefix("Value error, ")  # pydantic's prefix for a validator's message
+        raise fail(f"{name}: {message} (got {first.get('input')!r})") from None
 
 
 app.add_typer(db.app, name="db")

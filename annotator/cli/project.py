@@ -33,12 +33,13 @@ def create_cmd(
 
     Example: annotator project create reddit --taxonomy goemotions
     """
-    tax = resolve_taxonomy(taxonomy, labels.split(",") if labels else None, labels_file)
+    tax = resolve_taxonomy(taxonomy, labels.split(",") if labels is not None else None, labels_file)
     with session_scope(database()) as db:
         try:
             project = create_project(db, name, tax, {"overlap": overlap}, exist_ok=exist_ok)
         except ProjectExists as exc:
-            raise ValueError(f"{exc}; pick another name or pass --exist-ok") from None
+            hint = "pick another name" if exist_ok else "pick another name, or pass --exist-ok to reuse it"
+            raise ValueError(f"{exc}; {hint}") from None
         console.print(f"project [bold]{project.name}[/]: taxonomy {project.taxonomy} ({len(project.labels)} labels)")
 
 

@@ -40,18 +40,33 @@ def resolve_taxonomy(name: str | None, labels: list[str] | None = None,
     return get_taxonomy(name or "goemotions")
 
 
-def create_project(db: Session, name: str, taxonomy: Taxonomy, settings: dict[str, Any] | None = None,
-                   exist_ok: bool = False) -> Project:
-    """Create a project with a taxonomy; with ``exist_ok`` return the existing one if it has the same labels."""
+MAX_NAME_CHARS = 100
+
+
+def check_project_name(name: str) -> str:
+    """The name stripped, or ValueError: a name is one printable line of at most 100 characters (it appears in
+    commands, URLs, Label Studio titles and table cells)."""
     name = name.strip()
     if not name:
         raise ValueError("a project needs a non-empty name")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"a project name has at most {MAX_NAME_CHARS} characters, got {len(name):,}")
+    if not name.isprintable():
+        raise ValueError(f"a project name is one line of printable characters, got {name[:40]!r}")
+    return name
+
+
+def create_project(db: Session, name: str, taxonomy: Taxonomy, settings: dict[str, Any] | None = None,
+                   exist_ok: bool = False) -> Project:
+    """Create a project with a taxonomy; with ``exist_ok`` return the existing one if it has the same labels."""
+    name = check_project_name(name)
     existing = repo.find_project(db, name)
     if existing is not None:
         if exist_ok and tuple(existing.labels) == taxonomy.labels:
             return existing
+        different = " with other labels" if exist_ok else ""
         raise ProjectExists(
-            f"project {name!r} already exists (taxonomy {existing.taxonomy}, {len(existing.labels)} labels)"
+            f"project {name!r} already exists{different} (taxonomy {existing.taxonomy}, {len(existing.labels)} labels)"
         )
     merged = {**DEFAULT_PROJECT_SETTINGS, **(settings or {})}
     return repo.add_project(db, name, taxonomy.name, taxonomy.labels, merged)

@@ -74,6 +74,41 @@ class Connection:
     retry: RetryPolicy
 
 
+def ls_id(value: Any) -> int | None:
+    """A Label Studio id: an integer that fits a database integer column (bool is not one)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) < value < 2**63
+    return value if ok else None
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport with a deadline for the whole answer, not only for each read of it."""
+
+    def __init__(self, deadline: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deadline = deadline
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        ends = time.monotonic() + self.deadline
+        response = super().handle_request(request)
+        response.stream = _DeadlineStream(response.stream, ends, request, self.deadline)
+        return response
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    def __init__(self, inner: Any, ends: float, request: httpx.Request, deadline: float) -> None:
+        self.inner, self.ends, self.request, self.deadline = inner, ends, request, deadline
+
+    def __iter__(self) -> Any:
+        for chunk in self.inner:
+            if time.monotonic() > self.ends:
+                raise httpx.ReadTimeout(f"the answer took longer than {self.deadline:.0f} s in all "
+                                        "(ANNOTATOR_LABELSTUDIO_REQUEST_DEADLINE)", request=self.request)
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def connect(settings: Settings | None = None, *, url: str | None = None, token: str | None = None) -> Connection:
     """A connection to the configured server (``ANNOTATOR_LABELSTUDIO_URL`` / ``_TOKEN``), or to ``url``/``token``."""
     settings = settings or get_settings()
@@ -85,7 +120,10 @@ def connect(settings: Settings | None = None, *, url: str | None = None, token: 
             "token (Label Studio: Account & Settings)"
         )
     try:
-        client = LabelStudio(base_url=url, api_key=secret, timeout=settings.labelstudio_timeout, max_retries=0)
+        http = httpx.Client(timeout=settings.labelstudio_timeout, follow_redirects=True,
+                            transport=DeadlineTransport(settings.labelstudio_request_deadline))
+        client = LabelStudio(base_url=url, api_key=secret, timeout=settings.labelstudio_timeout, max_retries=0,
+                             httpx_client=http)
     except ApiError as exc:  # an expired or malformed personal access token is refused here
         raise LabelStudioError(f"the Label Studio token is not usable: {describe(exc)}") from None
     policy = RetryPolicy(settings.labelstudio_max_retries, settings.labelstudio_backoff,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from annotator import repo
 from annotator.correct.labelstudio import store
-from annotator.correct.labelstudio.client import Connection, LabelStudioError, call
+from annotator.correct.labelstudio.client import Connection, LabelStudioError, call, ls_id
 from annotator.correct.labelstudio.results import parse_result
 from annotator.correct.labelstudio.tasks import ITEM_ID
 from annotator.db import session_scope
@@ -39,6 +39,7 @@ class PullReport:
     rejected: int = 0  # of inserted + updated, stored with status 'rejected'
     skipped: int = 0  # cancelled annotations
     unknown_tasks: int = 0  # tasks that are not ours (no map row, no valid item_id)
+    malformed: int = 0  # tasks or annotations of a shape Label Studio does not write (no id, not an object, ...)
     seconds: float = 0.0
 
 
@@ -78,7 +79,13 @@ def pull(engine: Engine, conn: Connection, project_name: str) -> PullReport:
     # several times faster than paging through the task list on the development server.
     raw = call(conn, lambda: b"".join(conn.client.projects.exports.download_sync(
         id=ls_pid, export_type="JSON", download_all_tasks=False)))
-    tasks = json.loads(raw)
+    try:
+        tasks = json.loads(raw)
+    except (ValueError, RecursionError):
+        tasks = None
+    if not isinstance(tasks, list):
+        raise LabelStudioError(f"Label Studio's export of project {ls_pid} is not a JSON list of tasks; "
+                               "is ANNOTATOR_LABELSTUDIO_URL a Label Studio server?")
     users = UserDirectory(conn)
     with session_scope(engine) as db:
         report = store_tasks(db, repo.get_project_or_raise(db, project_name), ls_pid, tasks, users)
@@ -91,29 +98,40 @@ def store_tasks(db: Session, project: Any, ls_pid: int, tasks: Sequence[dict[str
     """Upsert the annotations of ``tasks`` (each with its ``annotations``), or only ``annotations``
     (pairs of task index and annotation) when given, as the webhook does."""
     report = PullReport(tasks=len(tasks))
-    mapping = store.task_map(db, ls_pid, [t["id"] for t in tasks])
+    usable = [n for n, t in enumerate(tasks) if isinstance(t, dict) and ls_id(t.get("id")) is not None]
+    report.malformed = len(tasks) - len(usable)
+    mapping = store.task_map(db, ls_pid, [tasks[n]["id"] for n in usable])
     item_of: dict[int, int] = {}
-    for t in tasks:
+    for t in (tasks[n] for n in usable):
+        data = t.get("data")
         if t["id"] in mapping:
             item_of[t["id"]] = mapping[t["id"]][0]
-        elif isinstance((t.get("data") or {}).get(ITEM_ID), int):
-            item_of[t["id"]] = t["data"][ITEM_ID]
+        elif isinstance(data, dict) and ls_id(data.get(ITEM_ID)) is not None:
+            item_of[t["id"]] = data[ITEM_ID]
     texts = store.item_texts(db, project.id, item_of.values())
     pairs = annotations if annotations is not None else (
-        (n, a) for n, t in enumerate(tasks) for a in (t.get("annotations") or []))
+        (n, a) for n in usable for a in _list(tasks[n].get("annotations")))
     rows: list[store.AnnotationRow] = []
     for n, ann in pairs:
         task = tasks[n]
-        item_id = item_of.get(task["id"])
+        if not (isinstance(ann, dict) and ann.get("id") is not None and isinstance(task, dict)):
+            report.malformed += 1
+            continue
+        item_id = item_of.get(task.get("id"))  # type: ignore[arg-type]
         if item_id is None or item_id not in texts:
             report.unknown_tasks += 1
             continue
         if ann.get("was_cancelled"):
             report.skipped += 1
             continue
+        try:
+            annotator = users.email(ann.get("completed_by"))
+        except LabelStudioError:  # no user to file it under
+            report.malformed += 1
+            continue
         fields = parse_result(ann.get("result"), texts[item_id], list(project.labels))
         rows.append(store.AnnotationRow(
-            item_id=item_id, annotator=users.email(ann.get("completed_by")),
+            item_id=item_id, annotator=annotator,
             emotions=fields.emotions, intensity=fields.intensity, intensities=fields.intensities or None,
             cause_start=fields.cause_start,
             cause_end=fields.cause_end, cause_text=fields.cause_text, status=fields.status,
@@ -127,6 +145,10 @@ def store_tasks(db: Session, project: Any, ls_pid: int, tasks: Sequence[dict[str
     return report
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _last_per_key(rows: list[store.AnnotationRow]) -> list[store.AnnotationRow]:
     """One row per (item, annotator): the most recently updated annotation wins."""
     best: dict[tuple[int, str], store.AnnotationRow] = {}
@@ -137,7 +159,7 @@ def _last_per_key(rows: list[store.AnnotationRow]) -> list[store.AnnotationRow]:
 
 def _based_on(ann: dict[str, Any], task: dict[str, Any], mapped: tuple[int, str | None] | None) -> str | None:
     """Model version of the prediction the annotator started from, else the task's newest, else what we sent."""
-    preds = [p for p in (task.get("predictions") or []) if isinstance(p, dict)]
+    preds = [p for p in _list(task.get("predictions")) if isinstance(p, dict)]
     parent = ann.get("parent_prediction")
     for p in preds:
         if parent is not None and p.get("id") == parent and p.get("model_version"):

@@ -29,6 +29,7 @@ from annotator.correct.labelstudio.client import (
     LabelStudioError,
     call,
     import_tasks,
+    ls_id,
     wait_after_failure,
 )
 from annotator.correct.labelstudio.config import labeling_config
@@ -130,16 +131,27 @@ def ensure_project(conn: Connection, db: Any, project: Project) -> int:
             log.warning("labelstudio.project_gone", extra={"ls_project_id": saved["project_id"]})
     if ls_project is None:
         ls_project = _create_project(conn, title=_title(project), config=config, overlap=overlap)
-        store.save_ls_settings(db, project, project_id=ls_project.id, url=conn.url, inflight_predictions=None)
-        return int(ls_project.id or 0)
+        ls_pid = _project_id(ls_project, conn)
+        store.save_ls_settings(db, project, project_id=ls_pid, url=conn.url, inflight_predictions=None)
+        return ls_pid
+    ls_pid = _project_id(ls_project, conn)
     changes: dict[str, Any] = {}
     if (ls_project.label_config or "").strip() != config.strip():
         changes["label_config"] = config
     if ls_project.maximum_annotations != overlap:
         changes["maximum_annotations"] = overlap
     if changes:
-        call(conn, conn.client.projects.update, id=ls_project.id, **changes)
-    return int(ls_project.id or 0)
+        call(conn, conn.client.projects.update, id=ls_pid, **changes)
+    return ls_pid
+
+
+def _project_id(ls_project: Any, conn: Connection) -> int:
+    """The id of a project the server answered with, or LabelStudioError when the answer holds none."""
+    pid = ls_id(getattr(ls_project, "id", None))
+    if pid is None:
+        raise LabelStudioError(f"{conn.url} answered a project request without a project id ({ls_project!r:.80}); "
+                               "is ANNOTATOR_LABELSTUDIO_URL a Label Studio server?")
+    return pid
 
 
 def _title(project: Project) -> str:

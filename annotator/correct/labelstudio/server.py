@@ -107,11 +107,26 @@ def serve_locally(*, host: str = "127.0.0.1", port: int = 8080, local_webhooks: 
     return server, admin
 
 
+ADMIN_KEYS = ("username", "password", "token")
+
+
 def _admin_credentials(path: Path) -> dict[str, str]:
-    if path.is_file():
-        stored = json.loads(path.read_text())
-        if {"username", "password", "token"} <= set(stored):
-            return {key: str(stored[key]) for key in ("username", "password", "token")}
+    """The admin of the data folder: read from ``path``, or made (random password and token) when it is absent.
+
+    A file that is there but unreadable is never replaced: the Label Studio database beside it knows only the
+    token inside it, so a new one would lock the user out of their projects.
+    """
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            stored = None
+        if not (isinstance(stored, dict) and all(isinstance(stored.get(key), str) and stored[key]
+                                                 for key in ADMIN_KEYS)):
+            raise LabelStudioServerError(
+                f"{path} is not the admin file this command writes (a JSON object with {', '.join(ADMIN_KEYS)}); "
+                "restore it, or move it away to make a new admin (projects in that data folder keep the old one)")
+        return {key: stored[key] for key in ADMIN_KEYS}
     admin = {"username": "admin@example.com", "password": secrets.token_urlsafe(12),
              "token": secrets.token_hex(20)}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

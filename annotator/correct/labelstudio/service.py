@@ -6,7 +6,6 @@ The protocol lives in :mod:`annotator.labelstudio`; these functions only wire se
 from __future__ import annotations
 
 from collections.abc import Callable
-from http.server import ThreadingHTTPServer
 
 from sqlalchemy import Engine
 
@@ -39,10 +38,20 @@ def pull_project(engine: Engine, project: str, *, conn: Connection | None = None
 
 
 def webhook_server(engine: Engine, *, host: str = "127.0.0.1", port: int = 0,
-                   conn: Connection | None = None, secret: str | None = None) -> ThreadingHTTPServer:
-    """The webhook receiver, bound but not yet serving (call ``serve_forever``)."""
+                   conn: Connection | None = None, secret: str | None = None) -> webhook.WebhookServer:
+    """The webhook receiver, bound but not yet serving (call ``serve_forever``).
+
+    The address is bound before Label Studio is asked anything, so a busy port is reported first (OSError).
+    """
     secret = secret if secret is not None else get_settings().labelstudio_webhook_secret.get_secret_value()
-    return webhook.make_server(engine, conn or _checked(), secret, host=host, port=port)
+    server = webhook.make_server(engine, conn or connect(), secret, host=host, port=port)
+    if conn is None:
+        try:
+            check_server(server.connection)
+        except BaseException:
+            server.server_close()
+            raise
+    return server
 
 
 def register_webhook(engine: Engine, project: str, url: str, *, conn: Connection | None = None,

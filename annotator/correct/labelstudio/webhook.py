@@ -17,6 +17,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
+import sys
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from annotator.correct.labelstudio import store
-from annotator.correct.labelstudio.client import Connection, LabelStudioError, call
+from annotator.correct.labelstudio.client import Connection, LabelStudioError, call, ls_id
 from annotator.correct.labelstudio.pull import PullReport, UserDirectory, store_tasks
 from annotator.db import session_scope
 
@@ -46,10 +49,10 @@ def handle_event(engine: Engine, conn: Connection, users: UserDirectory, payload
     if payload.get("action") not in ACTIONS:
         return None
     annotation, task, project = payload.get("annotation"), payload.get("task"), payload.get("project")
-    ann_id = _int(annotation.get("id")) if isinstance(annotation, dict) else None
-    task_id = _int(task.get("id")) if isinstance(task, dict) else None
-    ls_pid = _int(project.get("id")) if isinstance(project, dict) else (
-        _int(annotation.get("project")) if isinstance(annotation, dict) else None)
+    ann_id = ls_id(annotation.get("id")) if isinstance(annotation, dict) else None
+    task_id = ls_id(task.get("id")) if isinstance(task, dict) else None
+    ls_pid = ls_id(project.get("id")) if isinstance(project, dict) else (
+        ls_id(annotation.get("project")) if isinstance(annotation, dict) else None)
     if ann_id is None or task_id is None or ls_pid is None:
         raise BadEvent("an annotation event needs annotation.id, task.id and project.id (integers)")
     unknown = PullReport(tasks=1, unknown_tasks=1)
@@ -74,22 +77,86 @@ def handle_event(engine: Engine, conn: Connection, users: UserDirectory, payload
                            annotations=[(0, fetched.model_dump(mode="json"))])
 
 
-def _int(value: Any) -> int | None:
-    """An id: an integer that fits a database integer column (bool is not one)."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) < value < 2**63
-    return value if ok else None
+READ_DEADLINE = 30.0  # seconds a client has to send its whole request (headers and body)
+MAX_CONNECTIONS = 64  # requests handled at once; more are refused (503) instead of each taking a thread
+
+
+class WebhookServer(ThreadingHTTPServer):
+    """A threaded server with a bound on requests in flight, whose dropped connections are not errors."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 connection: Connection) -> None:
+        super().__init__(address, handler)
+        self.connection = connection  # the Label Studio it reads annotations back from
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request (reset, broken pipe, timeout) is routine on the internet; anything
+        # else is logged once, without the stderr traceback http.server prints by default.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)):
+            log.debug("labelstudio.webhook_dropped", extra={"client": client_address[0], "error": repr(exc)})
+        else:
+            log.error("labelstudio.webhook_error", extra={"client": client_address[0], "error": repr(exc)})
 
 
 def make_server(engine: Engine, conn: Connection, secret: str, host: str = "127.0.0.1",
-                port: int = 0) -> ThreadingHTTPServer:
-    """A threaded HTTP server that accepts webhook POSTs on any path (``port=0`` picks a free port)."""
+                port: int = 0) -> WebhookServer:
+    """A threaded HTTP server that accepts webhook POSTs on any path (``port=0`` picks a free port).
+
+    Every answer is JSON. A client must send its whole request within READ_DEADLINE seconds (a slow drip
+    cannot hold a thread), at most MAX_CONNECTIONS are served at once, and a request whose length is ambiguous
+    (no, several or a non-numeric Content-Length) is refused before its body is read.
+    """
     if not secret:
         raise ValueError("set ANNOTATOR_LABELSTUDIO_WEBHOOK_SECRET: the receiver refuses to run without a secret")
     users = UserDirectory(conn)
     expected = secret.encode()
 
     class Handler(BaseHTTPRequestHandler):
-        timeout = 30  # seconds a client may take to send its request; a stalled one cannot hold a thread forever
+        timeout = READ_DEADLINE  # per read; _one_request adds the deadline for the whole request
+        default_request_version = "HTTP/1.1"  # a malformed request line still gets a status line, not HTTP/0.9
+
+        def handle(self) -> None:
+            server: WebhookServer = self.server  # type: ignore[assignment]
+            if not server.slots.acquire(blocking=False):
+                self.close_connection = True
+                self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "busy: too many requests at once; retry"})
+                return
+            try:
+                self._one_request()
+                while not self.close_connection:
+                    self._one_request()
+            finally:
+                server.slots.release()
+
+        def _one_request(self) -> None:
+            # The socket timeout bounds each read; this timer bounds the whole request (a client that drips a
+            # byte a second never hits a per-read timeout). do_POST stops it once the body is in.
+            self._deadline = threading.Timer(READ_DEADLINE, self._hang_up)
+            self._deadline.daemon = True
+            self._deadline.start()
+            try:
+                self.handle_one_request()
+            finally:
+                self._deadline.cancel()
+
+        def _hang_up(self) -> None:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # http.server answers malformed requests and unknown methods with an HTML page; ours are JSON.
+            status = HTTPStatus.METHOD_NOT_ALLOWED if code == HTTPStatus.NOT_IMPLEMENTED else HTTPStatus(code)
+            self.close_connection = True
+            text = "use GET (health) or POST (events)" if status == HTTPStatus.METHOD_NOT_ALLOWED else (
+                message or status.phrase)
+            self._reply(status, {"error": text})
 
         def do_GET(self) -> None:  # noqa: N802 - http.server naming
             self._reply(HTTPStatus.OK, {"status": "ok"})
@@ -97,20 +164,29 @@ def make_server(engine: Engine, conn: Connection, secret: str, host: str = "127.
         def do_POST(self) -> None:  # noqa: N802
             given = (self.headers.get(SECRET_HEADER) or "").encode()
             if not hmac.compare_digest(given, expected):
+                self.close_connection = True
                 self._reply(HTTPStatus.UNAUTHORIZED, {"error": f"missing or wrong {SECRET_HEADER}"})
                 return
-            raw = (self.headers.get("Content-Length") or "").strip()
+            lengths = self.headers.get_all("Content-Length") or []
+            raw = lengths[0].strip() if len(lengths) == 1 else ""
             if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
                 self.close_connection = True  # the body's end is unknown: this connection cannot carry another
-                self._reply(HTTPStatus.LENGTH_REQUIRED, {"error": "send a Content-Length (a number of bytes)"})
+                self._reply(HTTPStatus.LENGTH_REQUIRED, {"error": "send one Content-Length (a number of bytes)"})
                 return
             length = int(raw)
             if length == 0 or length > _MAX_BODY:
                 self.close_connection = True
                 self._reply(HTTPStatus.BAD_REQUEST, {"error": f"the body must be 1 to {_MAX_BODY} bytes"})
                 return
+            body = self.rfile.read(length)
+            if len(body) < length:
+                self.close_connection = True
+                self._reply(HTTPStatus.REQUEST_TIMEOUT,
+                            {"error": f"the whole request must arrive within {READ_DEADLINE:.0f} s"})
+                return
+            self._deadline.cancel()  # the request is in; storing it may take longer (it asks Label Studio)
             try:
-                payload = json.loads(self.rfile.read(length))
+                payload = json.loads(body)
             except (ValueError, RecursionError):
                 self._reply(HTTPStatus.BAD_REQUEST, {"error": "the body is not JSON (or is nested too deeply)"})
                 return
@@ -136,13 +212,15 @@ def make_server(engine: Engine, conn: Connection, secret: str, host: str = "127.
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep request lines out of stderr
             log.debug("labelstudio.webhook_request " + format, *args)
 
-    return ThreadingHTTPServer((host, port), Handler)
+    return WebhookServer((host, port), Handler, conn)
 
 
 def register(conn: Connection, ls_pid: int, url: str, secret: str) -> int:
