@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from annotator.agree.spans import Span, as_span, mask_to_span, span_mask, token_offsets
+from annotator.label.predictions import PredictionFields
 from annotator.label.thresholds import DEFAULT_THRESHOLD, Thresholds, decided
 from annotator.states import AnnotationStatus
 
@@ -26,16 +27,6 @@ class HumanLabels(Protocol):
     annotator: str
     emotions: list[Any]
     intensity: float | None
-    cause_start: int | None
-    cause_end: int | None
-    cause_text: str | None
-
-
-class MachineLabels(Protocol):
-    adapter_version: str
-    emotions: dict[str, Any]
-    intensity: float | None
-    intensities: dict[str, Any] | None
     cause_start: int | None
     cause_end: int | None
     cause_text: str | None
@@ -114,7 +105,7 @@ def from_humans(annotations: Sequence[HumanLabels]) -> BestLabels:
     )
 
 
-def from_machine(prediction: MachineLabels, thresholds: Thresholds) -> BestLabels:
+def from_machine(prediction: PredictionFields, thresholds: Thresholds) -> BestLabels:
     """Labels whose probability reaches their threshold, with every label's probability kept as scores."""
     scores = {label: float(p) for label, p in prediction.emotions.items()}
     emotions = decided(scores, thresholds)
@@ -130,7 +121,7 @@ def from_machine(prediction: MachineLabels, thresholds: Thresholds) -> BestLabel
     )
 
 
-def best_labels(annotations: Sequence[Any], predictions: Sequence[MachineLabels],
+def best_labels(annotations: Sequence[Any], predictions: Sequence[PredictionFields],
                 thresholds: Thresholds | Callable[[str], Thresholds] = DEFAULT_THRESHOLD,
                 preferred_adapter: str | None = None) -> BestLabels:
     """Humans if any accepted annotation exists, else the preferred adapter's prediction, else the newest.

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from annotator.correct.labelstudio import config as cfg
+from annotator.label.predictions import PredictionFields
 from annotator.label.thresholds import Thresholds, decided
 
 ITEM_ID = "item_id"  # key of our item id in task data
@@ -24,22 +25,12 @@ class ItemLike(Protocol):
     external_id: str | None
 
 
-class PredictionLike(Protocol):
-    adapter_version: str
-    emotions: dict[str, Any]
-    intensity: float | None
-    intensities: dict[str, Any] | None
-    cause_start: int | None
-    cause_end: int | None
-    confidence: float | None
-
-
 def _number(name: str, value: float) -> dict[str, Any]:
     value = min(max(float(value), cfg.INTENSITY_MIN), cfg.INTENSITY_MAX)
     return {"id": name, "from_name": name, "to_name": cfg.TEXT, "type": "number", "value": {"number": round(value, 2)}}
 
 
-def prediction_result(text: str, labels: Sequence[str], prediction: PredictionLike,
+def prediction_result(text: str, labels: Sequence[str], prediction: PredictionFields,
                       thresholds: Thresholds) -> list[dict[str, Any]]:
     """Result items for one prediction: the emotions at or above their threshold (taxonomy order), the
     intensity and each chosen emotion's intensity rounded to the config's step, and the cause span when
@@ -65,7 +56,7 @@ def prediction_result(text: str, labels: Sequence[str], prediction: PredictionLi
     return result
 
 
-def task_json(item: ItemLike, prediction: PredictionLike | None, labels: Sequence[str],
+def task_json(item: ItemLike, prediction: PredictionFields | None, labels: Sequence[str],
               threshold: Thresholds) -> dict[str, Any]:
     """The import JSON of one task; without a prediction the task carries none."""
     data: dict[str, Any] = {cfg.TEXT: item.text, ITEM_ID: item.id}
@@ -77,7 +68,7 @@ def task_json(item: ItemLike, prediction: PredictionLike | None, labels: Sequenc
     return task
 
 
-def prediction_json(text: str, prediction: PredictionLike, labels: Sequence[str], threshold: Thresholds,
+def prediction_json(text: str, prediction: PredictionFields, labels: Sequence[str], threshold: Thresholds,
                     task_id: int | None = None) -> dict[str, Any]:
     """One prediction; with ``task_id`` in the form ``import_predictions`` takes for an existing task."""
     out: dict[str, Any] = {
