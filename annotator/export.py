@@ -74,6 +74,7 @@ def _row(item: Item, preds: list[Prediction], anns: list[Annotation], thresholds
     best = best_labels(anns, preds, thresholds=thresholds, preferred_adapter=active)
     row: dict[str, Any] = {
         "id": item.id, "external_id": item.external_id, "text": item.text, "meta": item.meta,
+        "conversation_id": item.conversation_id, "turn": item.turn, "speaker": item.speaker,
         "emotions": best.emotions, "scores": best.scores, "intensity": best.intensity,
         "intensities": best.intensities, "cause": best.cause,
         "label_source": best.source, "adapter_version": best.adapter_version, "annotators": best.annotators,
@@ -113,7 +114,8 @@ def _write_jsonl(rows: Iterator[dict[str, Any]], out: Path) -> ExportSummary:
     return ExportSummary(out, n, [out])
 
 
-CSV_COLUMNS = ["id", "external_id", "text", "emotions", "intensity", "cause_start", "cause_end", "cause_text",
+CSV_COLUMNS = ["id", "external_id", "conversation_id", "turn", "speaker", "text", "emotions", "intensity",
+               "cause_start", "cause_end", "cause_text",
                "label_source", "adapter_version", "annotators", "scores", "intensities", "meta"]
 
 
@@ -126,7 +128,8 @@ def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> 
         for row in rows:
             cause = row["cause"] or {}
             flat = {
-                **{k: row[k] for k in ("id", "external_id", "text", "intensity", "label_source", "adapter_version")},
+                **{k: row[k] for k in ("id", "external_id", "conversation_id", "turn", "speaker", "text", "intensity",
+                                       "label_source", "adapter_version")},
                 "emotions": ";".join(row["emotions"]), "annotators": ";".join(row["annotators"]),
                 "cause_start": cause.get("start"), "cause_end": cause.get("end"), "cause_text": cause.get("text"),
                 "scores": json.dumps(row["scores"]) if row["scores"] is not None else "",
@@ -146,7 +149,8 @@ def _hf_schema(labels: list[str], include_raw: bool) -> Any:
 
     span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string())])
     fields = [
-        ("id", pa.int64()), ("external_id", pa.string()), ("text", pa.string()),
+        ("id", pa.int64()), ("external_id", pa.string()), ("conversation_id", pa.string()), ("turn", pa.int64()),
+        ("speaker", pa.string()), ("text", pa.string()),
         ("emotions", pa.list_(pa.string())),
         ("scores", pa.struct([(label, pa.float64()) for label in labels])),
         ("intensity", pa.float64()),

@@ -252,13 +252,22 @@ _INGEST_LOCK = 0x494E47  # advisory-lock namespace for ingest ("ING")
 class ItemColumns:
     """A batch of candidate items, column by column (position ``n`` of each list is one row).
 
-    ``meta`` is already JSON text; ``ext_ids`` holds None where the input has no id field.
+    ``meta`` is already JSON text; ``ext_ids`` holds None where the input has no id field; the conversation
+    columns hold None for lone items (all three may be left out: a batch of lone items).
     """
 
     ext_ids: list[str | None]
     texts: list[str]
     hashes: list[str]
     metas: list[str | None]
+    conversations: list[str | None] | None = None
+    turns: list[int | None] | None = None
+    speakers: list[str | None] | None = None
+
+    def turn_columns(self) -> tuple[Sequence[str | None], Sequence[int | None], Sequence[str | None]]:
+        """The conversation, turn and speaker columns (None for every row of a batch of lone items)."""
+        lone = [None] * len(self.texts)
+        return self.conversations or lone, self.turns or lone, self.speakers or lone
 
 
 @dataclass(slots=True)
@@ -366,21 +375,23 @@ def _add_items_postgres(conn: Connection, project_id: int, items: ItemColumns,
     if keep:
         now = utcnow()
         texts, metas = items.texts, items.metas
+        conversations, turns, speakers = items.turn_columns()
         with raw.cursor() as cur:
             # Binary COPY: about half the client CPU of text COPY (no per-value escaping).
-            copy_sql = ("COPY items (project_id, external_id, text, content_hash, meta, created_at) "
-                        "FROM STDIN (FORMAT BINARY)")
+            copy_sql = ("COPY items (project_id, external_id, text, content_hash, meta, created_at, "
+                        "conversation_id, turn, speaker) FROM STDIN (FORMAT BINARY)")
             with cur.copy(copy_sql) as cp:
                 cp.set_types(_ITEM_COPY_TYPES)
                 write_row = cp.write_row
                 for n in keep:
-                    write_row((project_id, ext_ids[n], texts[n], hashes[n], metas[n], now))
+                    write_row((project_id, ext_ids[n], texts[n], hashes[n], metas[n], now, conversations[n],
+                               turns[n], speakers[n]))
     result.inserted = len(keep)
     return result, keep
 
 
 # items' columns as migrated; meta (json) is sent as text: json's binary input is its text
-_ITEM_COPY_TYPES = ["int8", "varchar", "text", "varchar", "text", "timestamptz"]
+_ITEM_COPY_TYPES = ["int8", "varchar", "text", "varchar", "text", "timestamptz", "varchar", "int4", "varchar"]
 
 
 def _pg_text_array(values: Sequence[str]) -> str:
@@ -403,9 +414,9 @@ def _add_items_sqlite(conn: Connection, project_id: int, items: ItemColumns) -> 
         cur.execute("SELECT coalesce(max(id), 0) FROM items")
         (before,) = cur.fetchone()
         cur.executemany(
-            "INSERT OR IGNORE INTO items (project_id, external_id, text, content_hash, meta, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            zip(repeat(project_id), ext_ids, texts, hashes, metas, repeat(stamp)),
+            "INSERT OR IGNORE INTO items (project_id, external_id, text, content_hash, meta, created_at, "
+            "conversation_id, turn, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            zip(repeat(project_id), ext_ids, texts, hashes, metas, repeat(stamp), *items.turn_columns()),
         )
         inserted = cur.rowcount
         result = AddedItems(inserted=inserted)

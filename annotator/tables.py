@@ -68,12 +68,18 @@ class Project(Base):
 
 
 class Item(Base):
-    """One text to label. ``content_hash`` is the hash of ``text`` exactly as stored."""
+    """One text to label, alone or as one turn of a conversation.
+
+    ``content_hash`` is the item's identity within its project: the hash of ``text`` exactly as stored for a
+    lone item (one item per distinct text), and of (conversation, turn, text) for a turn, so the same words
+    said in two conversations, or twice in one, stay two items (see ``annotator.hashing.item_hash``).
+    """
 
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("project_id", "content_hash"),
         UniqueConstraint("project_id", "external_id"),
+        Index("ix_items_project_id_conversation_id_turn", "project_id", "conversation_id", "turn"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -82,6 +88,9 @@ class Item(Base):
     content_hash: Mapped[str] = mapped_column(String(32))
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    conversation_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    turn: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0-based position in the conversation
+    speaker: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Adapter(Base):

@@ -30,6 +30,14 @@ def ingest_cmd(
                             "snow2008: its gold labels are kept under meta.gold)."),
     text_field: str = typer.Option("text", "--text-field", help="Field (column) holding the text."),
     id_field: str = typer.Option(None, "--id-field", help="Field (column) holding your own item id."),
+    conversation_field: str = typer.Option(None, "--conversation-field",
+                                           help="Field (column) naming the conversation a row is a turn of: "
+                                           "turns are kept one item each, unique by (conversation, turn), even "
+                                           "where their words repeat; rows without one are lone items. The "
+                                           "reccon and emotionlines formats are read as conversations."),
+    turn_field: str = typer.Option("turn", "--turn-field", help="With --conversation-field: the field holding "
+                                   "the turn's position (a whole number)."),
+    speaker_field: str = typer.Option(None, "--speaker-field", help="With --conversation-field: who said it."),
     errors_out: Path = typer.Option(None, "--errors-out", dir_okay=False,
                                     help="Write the rejected rows here, in the input's format, to fix and re-ingest."),
     max_text_chars: int = typer.Option(None, "--max-text-chars", min=1,
@@ -39,7 +47,8 @@ def ingest_cmd(
 ) -> None:
     """Stream a corpus into a project: deduplicated, resumable, bad rows kept aside.
 
-    Every field other than the text and the id is kept as the item's metadata. Running the same file
+    Every field other than the text, the id and a turn's conversation, position and speaker is kept as the
+    item's metadata. Running the same file
     again adds nothing; an interrupted run continues where it stopped. Rejected rows are recorded with
     their line and reason; the command exits with 1 when any row was rejected.
 
@@ -51,7 +60,8 @@ def ingest_cmd(
     if path != STDIN and not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
     options = IngestOptions(
-        text_field=text_field, id_field=id_field, fmt=fmt,
+        text_field=text_field, id_field=id_field, fmt=fmt, conversation_field=conversation_field,
+        turn_field=turn_field, speaker_field=speaker_field,
         max_text_chars=max_text_chars or settings.max_text_chars,
         batch_size=batch_size or settings.ingest_batch_size,
     )

@@ -27,6 +27,7 @@ from annotator.datasets.types import CauseSpan, DatasetFormatError, DatasetRow
 from annotator.taxonomy import Taxonomy, TaxonomyError, get_taxonomy
 
 __all__ = [
+    "CONVERSATION_FORMATS",
     "FORMATS",
     "CauseSpan",
     "DatasetFormatError",
@@ -47,6 +48,9 @@ FORMATS: dict[str, Callable[..., Iterator[DatasetRow]]] = {
     "emotionlines": emotionlines.read,
     "snow2008": snow2008.read,
 }
+
+# Dialogue datasets: each row's metadata names its "conversation", "turn" and "speaker" (ingest stores turns).
+CONVERSATION_FORMATS = ("reccon", "emotionlines")
 
 _DATASET_TAXONOMIES: dict[str, tuple[str, ...]] = {
     EKMAN_NEUTRAL_TAXONOMY: EKMAN_NEUTRAL,

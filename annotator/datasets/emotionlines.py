@@ -73,6 +73,8 @@ def _read_file(path: Path, repair: bool) -> Iterator[DatasetRow]:
             votes = _votes(path, where, str(utt["annotation"]))
             emotions, label_error = _majority(where, str(utt["emotion"]), votes)
             meta: dict[str, Any] = {
+                "conversation": f"{path.stem}_{d}",  # the dialogue-dataset keys ingest stores as a turn
+                "turn": u,
                 "dialogue": d,
                 "utterance_index": u,
                 "speaker": clean(utt.get("speaker", "")),

@@ -66,6 +66,7 @@ def _example(path: Path, key: str, dialogue: list[dict], position: int, utt: dic
     spans = _cause_spans(path, where, dialogue, utt)
     own = next((s for s in spans if s["turn"] == turn and s["start"] is not None), None)
     meta: dict[str, Any] = {
+        "conversation": key,  # the dialogue-dataset keys ingest stores as a turn (with "turn", "speaker")
         "corpus": corpus,
         "dialogue_id": key,
         "turn": turn,

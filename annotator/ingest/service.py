@@ -21,7 +21,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from multiprocessing.connection import Connection
 from typing import IO, Any, cast
@@ -31,9 +31,10 @@ from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.bloom import BloomFilter
+from annotator.datasets import CONVERSATION_FORMATS
 from annotator.datasets.types import LABEL_ERROR
 from annotator.db import session_scope
-from annotator.hashing import bytes_hash, content_hash
+from annotator.hashing import bytes_hash, item_hash
 from annotator.ingest.sources import STDIN, Record, SourceError, detect_format, excerpt, fingerprint, iter_records
 from annotator.settings import get_settings
 
@@ -53,6 +54,9 @@ REASONS = {
     "malformed_row": "the CSV row has a different number of fields than the header, or is not CSV",
     "unclosed_quote": "a quoted CSV field never closes (the lines after it are read as rows of their own)",
     "unreadable_rows": "the Parquet rows could not be decoded (a corrupt data page); the rest is read",
+    "missing_turn": "the row names a conversation but no turn (or an empty one)",
+    "invalid_turn": "the turn is not a whole number from 0 to 1,000,000",
+    "invalid_conversation": "the conversation id or speaker is not a string or integer, or is too long",
     "missing_column": "the CSV/Parquet file has no such column",
     "unreadable_source": "the file could not be read at all",
 }
@@ -62,17 +66,30 @@ WHOLE_FILE_REASONS = frozenset({"missing_column", "unreadable_source"})
 
 @dataclass
 class IngestOptions:
-    """What to read and how. ``text_field``/``id_field`` name the fields (columns) of the input."""
+    """What to read and how. ``text_field``/``id_field`` name the fields (columns) of the input.
+
+    With ``conversation_field``, a row whose conversation field holds a value is one turn of that conversation:
+    ``turn_field`` gives its position (a whole number) and ``speaker_field`` (optional) who said it. Turns are
+    unique by (conversation, turn), not by text; rows without a conversation are lone items as before.
+    """
 
     text_field: str = "text"
     id_field: str | None = None
     fmt: str | None = None
     max_text_chars: int = 20000
     batch_size: int = 20000
+    conversation_field: str | None = None
+    turn_field: str = "turn"
+    speaker_field: str | None = None
 
     def key(self) -> dict[str, Any]:
         """The options that change what a run produces (a resumed run must use the same)."""
-        return {"text_field": self.text_field, "id_field": self.id_field, "max_text_chars": self.max_text_chars}
+        key: dict[str, Any] = {"text_field": self.text_field, "id_field": self.id_field,
+                               "max_text_chars": self.max_text_chars}
+        if self.conversation_field is not None:  # runs recorded before conversations keep matching
+            key.update(conversation_field=self.conversation_field, turn_field=self.turn_field,
+                       speaker_field=self.speaker_field)
+        return key
 
 
 @dataclass
@@ -125,6 +142,8 @@ def ingest(engine: Engine, project_name: str, source: str, options: IngestOption
            progress: ProgressCallback | None = None, errors_out: IO[bytes] | None = None) -> IngestSummary:
     """Ingest ``source`` (a path, or ``-`` for stdin) into ``project_name``; see the module docstring."""
     fmt = detect_format(source, options.fmt)
+    if fmt in CONVERSATION_FORMATS and options.conversation_field is None:
+        options = replace(options, conversation_field="conversation", turn_field="turn", speaker_field="speaker")
     print_name = source if source != STDIN else "<stdin>"
     summary = IngestSummary(source=print_name)
     started = time.perf_counter()
@@ -351,11 +370,17 @@ def _child_main(conn: Connection, source: str, fmt: str, options: IngestOptions,
 def prepare_batch(records: list[Record], options: IngestOptions) -> PreparedBatch:
     """Validate and hash a batch of records: the valid rows in columns, the rejected ones with their reason."""
     text_field, id_field, limit = options.text_field, options.id_field, options.max_text_chars
+    conv_field, turn_field, speaker_field = options.conversation_field, options.turn_field, options.speaker_field
+    own_fields = {text_field, id_field, conv_field, turn_field if conv_field else None,
+                  speaker_field if conv_field else None} - {None}
     dumps = orjson.dumps
     ext_ids: list[str | None] = []
     texts: list[str] = []
     hashes: list[str] = []
     metas: list[str | None] = []
+    conversations: list[str | None] = []
+    turns: list[int | None] = []
+    speakers: list[str | None] = []
     lines: list[int] = []
     raws: list[bytes] = []
     bad: list[tuple[int, str, str, bytes]] = []
@@ -380,22 +405,72 @@ def prepare_batch(records: list[Record], options: IngestOptions) -> PreparedBatc
                 reason, message = "invalid_id", f"{id_field!r} must be a string or integer up to 512 chars"
             else:
                 ext = value
+        place: Turn = (None, None, None)
+        if reason is None and conv_field is not None:
+            place, reason, message = _turn_of(fields, conv_field, turn_field, speaker_field)
         if reason is not None:
             bad.append((rec.line_number, reason, message, rec.raw))
             continue
+        conversation, turn, speaker = place
+        if conversation is not None and ext is None:
+            ext = f"{conversation}#{turn}"  # one item per turn: a turn re-sent with other words is a conflict
         label_errors += LABEL_ERROR in fields
-        if len(fields) > 1 + (ext is not None):
-            extra = {k: v for k, v in fields.items() if k != text_field and k != id_field}
-            metas.append(dumps(extra, default=str).decode())
+        if conv_field is None and len(fields) <= 1 + (ext is not None):
+            metas.append(None)  # the common case, without building a dict
         else:
-            metas.append(None)
+            extra = {k: v for k, v in fields.items() if k not in own_fields}
+            metas.append(dumps(extra, default=str).decode() if extra else None)
         ext_ids.append(ext)
         texts.append(cast(str, text))  # _check_text found a str
-        hashes.append(content_hash(cast(str, text)))
+        hashes.append(item_hash(cast(str, text), conversation, turn))
+        conversations.append(conversation)
+        turns.append(turn)
+        speakers.append(speaker)
         lines.append(rec.line_number)
         raws.append(rec.raw)
-    return PreparedBatch(repo.ItemColumns(ext_ids, texts, hashes, metas), lines, raws, bad, len(records),
-                         records[-1].line_number if records else 0, nbytes, label_errors)
+    columns = repo.ItemColumns(ext_ids, texts, hashes, metas, conversations, turns, speakers)
+    return PreparedBatch(columns, lines, raws, bad, len(records), records[-1].line_number if records else 0, nbytes,
+                         label_errors)
+
+
+Turn = tuple[str | None, int | None, str | None]  # conversation, turn, speaker
+MAX_TURN = 1_000_000
+
+
+def _turn_of(fields: dict[str, Any], conv_field: str, turn_field: str,
+             speaker_field: str | None) -> tuple[Turn, str | None, str]:
+    """(conversation, turn, speaker) of a row, or the reason and message it cannot be stored.
+
+    A row without a conversation value is a lone item: (None, None, None) and no reason.
+    """
+    none: Turn = (None, None, None)
+    conversation = _name(fields.get(conv_field), 512)
+    if conversation is None:
+        if fields.get(conv_field) in (None, ""):
+            return none, None, ""
+        return none, "invalid_conversation", f"{conv_field!r} must be a string or integer up to 512 characters"
+    turn = fields.get(turn_field)
+    if isinstance(turn, str) and turn.strip().isdigit():
+        turn = int(turn)  # CSV columns are text
+    if turn is None or turn == "":
+        return none, "missing_turn", f"conversation {conversation!r} but no {turn_field!r}"
+    if type(turn) is not int or not 0 <= turn <= MAX_TURN:
+        return none, "invalid_turn", f"{turn_field!r} must be a whole number from 0 to {MAX_TURN:,}, got {turn!r:.40}"
+    speaker = None
+    if speaker_field is not None and fields.get(speaker_field) not in (None, ""):
+        speaker = _name(fields.get(speaker_field), 200)
+        if speaker is None:
+            return none, "invalid_conversation", f"{speaker_field!r} must be a string up to 200 characters"
+    return (conversation, turn, speaker), None, ""
+
+
+def _name(value: Any, limit: int) -> str | None:
+    """A conversation id or speaker as text, or None where it is not a usable one."""
+    if type(value) is int:
+        value = str(value)
+    if type(value) is not str or not value.strip() or len(value) > limit or "\x00" in value:
+        return None
+    return value
 
 
 def _check_text(text: Any, text_field: str, limit: int) -> tuple[str | None, str]:
