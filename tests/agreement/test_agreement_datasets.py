@@ -71,17 +71,10 @@ def test_snow2008_interval_alpha_per_emotion_matches_raw_files(engine, shared_da
 
 
 def _raw_emotionlines_counts(path: Path) -> np.ndarray:
-    """Vote counts (utterances x labels) straight from the JSON; an utterance whose exact text came
-    earlier is left out, as our ingest stores a text once per project."""
-    seen: set[str] = set()
-    rows = []
-    for dialogue in json.loads(path.read_text()):
-        for utt in dialogue:
-            if utt["utterance"] in seen:
-                continue
-            seen.add(utt["utterance"])
-            rows.append([int(d) for d in utt["annotation"]])
-    return np.array(rows)
+    """Vote counts (utterances x labels) straight from the JSON, one row per utterance: the emotionlines
+    format is ingested as conversations, so every turn is its own item even where its words repeat."""
+    return np.array([[int(d) for d in utt["annotation"]]
+                     for dialogue in json.loads(path.read_text()) for utt in dialogue])
 
 
 @pytest.mark.slow
