@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.agree.consensus import best_labels
+from annotator.agree.consensus import best_labels, cause_dict
 from annotator.db import session_scope
 from annotator.label.thresholds import Thresholds, decision_thresholds
 from annotator.outputs import STDOUT, open_output
@@ -41,7 +41,7 @@ def _prediction_dict(p: Prediction) -> dict[str, Any]:
     return {
         "adapter_version": p.adapter_version, "emotions": p.emotions, "intensity": p.intensity,
         "intensities": p.intensities,
-        "cause": None if p.cause_start is None else {"start": p.cause_start, "end": p.cause_end, "text": p.cause_text},
+        "cause": cause_dict(p.cause_start, p.cause_end, p.cause_text),
         "confidence": p.confidence, "provenance": p.provenance, "created_at": p.created_at.isoformat(),
     }
 
@@ -49,7 +49,7 @@ def _prediction_dict(p: Prediction) -> dict[str, Any]:
 def _annotation_dict(a: Annotation) -> dict[str, Any]:
     return {
         "annotator": a.annotator, "emotions": a.emotions, "intensity": a.intensity, "intensities": a.intensities,
-        "cause": None if a.cause_start is None else {"start": a.cause_start, "end": a.cause_end, "text": a.cause_text},
+        "cause": cause_dict(a.cause_start, a.cause_end, a.cause_text, a.cause_turn, a.cause_outside),
         "source": a.source, "status": a.status, "rejection_reason": a.rejection_reason,
         "lead_time": a.lead_time, "created_at": a.created_at.isoformat(),
     }
@@ -72,6 +72,8 @@ def iter_export_rows(db: Session, project_name: str, include_raw: bool = False) 
 def _row(item: Item, preds: list[Prediction], anns: list[Annotation], thresholds: Callable[[str], Thresholds],
          active: str | None, include_raw: bool) -> dict[str, Any]:
     best = best_labels(anns, preds, thresholds=thresholds, preferred_adapter=active)
+    if best.cause is not None and best.cause["turn"] is None and not best.cause["outside"]:
+        best.cause["turn"] = item.turn  # the turn the span lies in: the item's own (None for a lone item)
     row: dict[str, Any] = {
         "id": item.id, "external_id": item.external_id, "text": item.text, "meta": item.meta,
         "conversation_id": item.conversation_id, "turn": item.turn, "speaker": item.speaker,
@@ -115,7 +117,7 @@ def _write_jsonl(rows: Iterator[dict[str, Any]], out: Path) -> ExportSummary:
 
 
 CSV_COLUMNS = ["id", "external_id", "conversation_id", "turn", "speaker", "text", "emotions", "intensity",
-               "cause_start", "cause_end", "cause_text",
+               "cause_start", "cause_end", "cause_text", "cause_turn", "cause_outside",
                "label_source", "adapter_version", "annotators", "scores", "intensities", "meta"]
 
 
@@ -132,6 +134,7 @@ def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> 
                                        "label_source", "adapter_version")},
                 "emotions": ";".join(row["emotions"]), "annotators": ";".join(row["annotators"]),
                 "cause_start": cause.get("start"), "cause_end": cause.get("end"), "cause_text": cause.get("text"),
+                "cause_turn": cause.get("turn"), "cause_outside": cause.get("outside"),
                 "scores": json.dumps(row["scores"]) if row["scores"] is not None else "",
                 "intensities": json.dumps(row["intensities"]) if row["intensities"] is not None else "",
                 "meta": json.dumps(row["meta"], ensure_ascii=False) if row["meta"] is not None else "",
@@ -147,7 +150,8 @@ def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> 
 def _hf_schema(labels: list[str], include_raw: bool) -> Any:
     import pyarrow as pa
 
-    span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string())])
+    span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()), ("turn", pa.int64()),
+                      ("outside", pa.bool_())])
     fields = [
         ("id", pa.int64()), ("external_id", pa.string()), ("conversation_id", pa.string()), ("turn", pa.int64()),
         ("speaker", pa.string()), ("text", pa.string()),

@@ -14,7 +14,7 @@ from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Text, cast, exists, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from annotator.bloom import BloomFilter
@@ -621,7 +621,9 @@ def upsert_annotations(db: Session, rows: Sequence[Mapping[str, Any]], source: s
                 Annotation.annotator.in_({r["annotator"] for r in chunk})))
         }
         for row in chunk:
-            values = {"status": AnnotationStatus.ACCEPTED, "rejection_reason": None, **row, "source": source}
+            # a row that does not say where its cause lies has it in the item's own text
+            values = {"status": AnnotationStatus.ACCEPTED, "rejection_reason": None, "cause_turn": None,
+                      "cause_outside": None, **row, "source": source}
             created_at, updated_at = values.pop("created_at", None), values.pop("updated_at", None)
             key = (values["item_id"], values["annotator"])
             annotation = existing.get(key)
@@ -649,7 +651,7 @@ def accepted_annotations(db: Session, project_id: int) -> Sequence[Any]:
     return db.execute(
         select(Annotation.item_id, Annotation.annotator, Annotation.emotions, Annotation.intensity,
                Annotation.intensities, Annotation.cause_start, Annotation.cause_end, Annotation.cause_text,
-               Annotation.based_on_adapter)
+               Annotation.cause_turn, Annotation.cause_outside, Annotation.based_on_adapter)
         .join(Item, Item.id == Annotation.item_id)
         .where(Item.project_id == project_id, Annotation.status == AnnotationStatus.ACCEPTED)
         .order_by(Annotation.item_id, Annotation.annotator)
@@ -664,6 +666,32 @@ def _annotated_item_ids(project_id: int) -> Any:
 def annotated_item_texts(db: Session, project_id: int) -> dict[int, str]:
     """The text of every item of the project with an accepted annotation, by item id."""
     return {i: t for i, t in db.execute(select(Item.id, Item.text).where(Item.id.in_(_annotated_item_ids(project_id))))}
+
+
+def annotated_conversation_turns(db: Session, project_id: int) -> dict[int, list[tuple[int, str]]]:
+    """For every conversation turn of the project with an accepted annotation: ``(turn, text)`` of each turn
+    of its conversation up to and including it, in turn order, by item id."""
+    target = aliased(Item)
+    rows = db.execute(
+        select(target.id, Item.turn, Item.text)
+        .join(Item, (Item.project_id == target.project_id) & (Item.conversation_id == target.conversation_id)
+              & (Item.turn <= target.turn))
+        .where(target.id.in_(_annotated_item_ids(project_id)), target.conversation_id.is_not(None),
+               target.turn.is_not(None))
+        .order_by(target.id, Item.turn))
+    out: dict[int, list[tuple[int, str]]] = {}
+    for item_id, turn, text in rows:
+        if turn is not None:  # always, by the join; this tells the type checker
+            out.setdefault(item_id, []).append((turn, text))
+    return out
+
+
+def conversation_turn_texts(db: Session, project_id: int, conversation_ids: Iterable[str]) -> dict[tuple[str, int], str]:
+    """The text of every turn of these conversations of the project, by (conversation id, turn)."""
+    rows = db.execute(select(Item.conversation_id, Item.turn, Item.text).where(
+        Item.project_id == project_id, Item.conversation_id.in_(list(conversation_ids)), Item.turn.is_not(None)))
+    return {(conversation, turn): text for conversation, turn, text in rows
+            if conversation is not None and turn is not None}
 
 
 def annotated_item_predictions(db: Session, project_id: int, version: str) -> Sequence[Any]:

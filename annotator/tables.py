@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -150,6 +151,11 @@ class Annotation(Base):
     cause_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A cause in an earlier turn of the item's conversation: that turn (the offsets are in its text).
+    # NULL: the offsets are in the item's own text.
+    cause_turn: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The annotator says the cause is not in the conversation at all (RECCON's latent cause): no span.
+    cause_outside: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     source: Mapped[str] = mapped_column(String(50))  # labelstudio | dashboard | import
     status: Mapped[str] = mapped_column(String(20), default=AnnotationStatus.ACCEPTED)  # states.AnnotationStatus
     rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -30,6 +30,8 @@ class HumanLabels(Protocol):
     cause_start: int | None
     cause_end: int | None
     cause_text: str | None
+    cause_turn: int | None  # an earlier turn of the item's conversation the span lies in (None: its own text)
+    cause_outside: bool | None  # the cause is not in the conversation
 
 
 @dataclass
@@ -46,10 +48,14 @@ class BestLabels:
     annotators: list[str] = field(default_factory=list)
 
 
-def _span(start: int | None, end: int | None, text: str | None) -> dict[str, Any] | None:
-    """A cause as the export and the pages show it: start, end and its text."""
+def cause_dict(start: int | None, end: int | None, text: str | None, turn: int | None = None,
+          outside: bool | None = None) -> dict[str, Any] | None:
+    """A cause as the export and the pages show it: start, end, its text, the earlier turn it lies in (None:
+    the item's own text), and whether it is outside the conversation (then there is no span)."""
+    if outside:
+        return {"start": None, "end": None, "text": None, "turn": None, "outside": True}
     span = as_span(start, end)
-    return None if span is None else {"start": span[0], "end": span[1], "text": text}
+    return None if span is None else {"start": span[0], "end": span[1], "text": text, "turn": turn, "outside": False}
 
 
 def majority_emotions(label_sets: Sequence[Iterable[str]], weights: Sequence[float] | None = None) -> list[str]:
@@ -89,10 +95,12 @@ def token_majority_span(spans: Sequence[Span | None], text: str) -> Span | None:
 
 
 def from_humans(annotations: Sequence[HumanLabels]) -> BestLabels:
-    """Majority emotions, mean intensity and most frequent cause span over accepted annotations."""
+    """Majority emotions, mean intensity and most frequent cause (a span, wherever it lies, or "outside the
+    conversation") over accepted annotations."""
     emotions = majority_emotions([a.emotions for a in annotations])
-    spans = Counter((a.cause_start, a.cause_end, a.cause_text) for a in annotations if a.cause_start is not None)
-    cause = _span(*spans.most_common(1)[0][0]) if spans else None
+    spans = Counter((a.cause_start, a.cause_end, a.cause_text, a.cause_turn, bool(a.cause_outside))
+                    for a in annotations if a.cause_start is not None or a.cause_outside)
+    cause = cause_dict(*spans.most_common(1)[0][0]) if spans else None
     per_emotion = {label: combine_intensity((getattr(a, "intensities", None) or {}).get(label) for a in annotations)
                    for label in emotions}
     return BestLabels(
@@ -115,7 +123,7 @@ def from_machine(prediction: PredictionFields, thresholds: Thresholds) -> BestLa
         scores=scores,
         intensity=prediction.intensity,
         intensities={label: float(own[label]) for label in emotions if label in own} or None,
-        cause=_span(prediction.cause_start, prediction.cause_end, prediction.cause_text),
+        cause=cause_dict(prediction.cause_start, prediction.cause_end, prediction.cause_text),
         source="model",
         adapter_version=prediction.adapter_version,
     )

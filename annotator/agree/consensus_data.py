@@ -114,14 +114,16 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         rules = consensus_rules(proj.settings)
         data = load_codings(db, proj, with_labeler=False)
         originals = _corrected_predictions(db, proj.id, decision_thresholds(db, proj))
-    weights = reliability_weights(data.humans, data.texts)
+    texts = data.texts
+    weights = reliability_weights(data.humans, texts)
     by_item: dict[int, list[Coding]] = {}
     for c in data.humans:
         by_item.setdefault(c.item, []).append(c)
     train: list[ConsensusItem] = []
     gold: list[ConsensusItem] = []
     for item_id in sorted(by_item):
-        group, text = by_item[item_id], data.texts[item_id]
+        group, context = by_item[item_id], data.cause_texts[item_id]
+        text = context.own_text
         agreement = masi_similarity([c.emotions for c in group])
         is_gold = in_gold_slice(content_hash(text), rules.gold_fraction)
         if len(group) >= rules.min_annotations and agreement >= rules.min_agreement:
@@ -130,13 +132,15 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
             chosen = [c for c in group if c.coder in rules.trusted_annotators]
         else:
             continue
-        cons = consensus_coding(item_id, chosen, text, weights, rules.intensity_method)
+        cons = consensus_coding(item_id, chosen, context.text, weights, rules.intensity_method)
+        # the labeler learns causes in the item's own text: one in an earlier turn trains as "none here"
+        cause = context.own_span(cons.cause)
         original = _most_common_original(originals, item_id, data.based_on.get(item_id, []))
         if original is not None and frozenset(original["emotions"]) == cons.emotions and \
-                as_span(*(original["cause"] or (None, None))) == cons.cause:
+                as_span(*(original["cause"] or (None, None))) == cause:
             original = None
         entry = ConsensusItem(item_id=item_id, text=text, emotions=cons.emotions, intensity=cons.intensity,
-                              cause=cons.cause, agreement=agreement, n_annotations=len(group),
+                              cause=cause, agreement=agreement, n_annotations=len(group),
                               corrected_from=original, intensities=dict(cons.intensities) or None)
         (gold if is_gold else train).append(entry)
     return ConsensusDataset(train=train, gold=gold, data_hash=_data_hash(train, gold))

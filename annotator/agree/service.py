@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.agree.alpha import alpha
 from annotator.agree.alpha import bootstrap as bootstrap_interval
+from annotator.agree.context import CauseText
 from annotator.agree.matrix import Coding, check_fields, field_names, value_counts
 from annotator.agree.reliability import loo_pairs, per_annotator
-from annotator.agree.spans import as_span, span_f1, span_mask, token_offsets
+from annotator.agree.spans import span_f1, span_mask, token_offsets
 from annotator.db import session_scope
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
@@ -43,8 +44,15 @@ class ProjectCodings:
     humans: list[Coding]
     labeler: list[Coding] = dataclasses.field(default_factory=list)
     labeler_version: str | None = None
-    texts: dict[int, str] = dataclasses.field(default_factory=dict)
+    # item -> the string its cause spans are measured in (its own text; for a conversation turn, the turns
+    # up to it: annotator.agree.context); every Coding.cause above is a span of it
+    cause_texts: dict[int, CauseText] = dataclasses.field(default_factory=dict)
     based_on: dict[int, list[str]] = dataclasses.field(default_factory=dict)  # item -> adapters its annotators corrected
+
+    @property
+    def texts(self) -> dict[int, str]:
+        """Item -> the string its codings' cause spans are offsets into."""
+        return {item: ctx.text for item, ctx in self.cause_texts.items()}
 
 
 @dataclass
@@ -88,15 +96,17 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
     """The accepted annotations of ``project`` as codings, plus (``with_labeler``) the active adapter's
     predictions of the annotated items, decided at the project's thresholds for that adapter."""
     rows = repo.accepted_annotations(db, project.id)
-    data = ProjectCodings(labels=list(project.labels), humans=[
-        Coding(r.item_id, r.annotator, frozenset(r.emotions or ()), r.intensity, as_span(r.cause_start, r.cause_end),
-               _pairs(r.intensities))
+    turns = repo.annotated_conversation_turns(db, project.id)
+    contexts = {item: CauseText.conversation(turns[item]) if item in turns else CauseText.lone(text)
+                for item, text in repo.annotated_item_texts(db, project.id).items()}
+    data = ProjectCodings(labels=list(project.labels), cause_texts=contexts, humans=[
+        Coding(r.item_id, r.annotator, frozenset(r.emotions or ()), r.intensity,
+               contexts[r.item_id].span(r.cause_start, r.cause_end, r.cause_turn), _pairs(r.intensities))
         for r in rows
     ])
     for r in rows:
         if r.based_on_adapter:
             data.based_on.setdefault(r.item_id, []).append(r.based_on_adapter)
-    data.texts = repo.annotated_item_texts(db, project.id)
     active = repo.labeling_adapter(db, project) if with_labeler else None
     if active is not None:
         version = active.version
@@ -105,7 +115,8 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
             preds = repo.annotated_item_predictions(db, project.id, version)
             data.labeler_version = version
             data.labeler = [predicted_coding(p.item_id, f"labeler:{version}", p.emotions, p.intensity,
-                                             as_span(p.cause_start, p.cause_end), threshold, p.intensities)
+                                             contexts[p.item_id].span(p.cause_start, p.cause_end), threshold,
+                                             p.intensities)
                             for p in preds]
     return data
 
@@ -140,16 +151,17 @@ def compute_agreement(engine: Engine, project: str, fields: Sequence[str] | None
         project_id = proj.id
         data = load_codings(db, proj, with_labeler)
         names = check_fields(fields, data.labels) if fields else field_names(data.labels, data.humans)
-    pairs = loo_pairs(data.humans, data.texts, with_cause="cause" in names)
+    texts = data.texts
+    pairs = loo_pairs(data.humans, texts, with_cause="cause" in names)
     figures: list[FieldAgreement] = []
     for name in names:
-        human = _figure(name, HUMAN, data.humans, data.texts, resamples, level, seed)
-        human.details["per_annotator"] = per_annotator(pairs, name, data.texts)
+        human = _figure(name, HUMAN, data.humans, texts, resamples, level, seed)
+        human.details["per_annotator"] = per_annotator(pairs, name, texts)
         if name == "cause":
-            human.details.update(pairwise_span_f1(data.humans, data.texts))
+            human.details.update(pairwise_span_f1(data.humans, texts))
         figures.append(human)
         if data.labeler:
-            both = _figure(name, LABELER, data.humans + data.labeler, data.texts, resamples, level, seed)
+            both = _figure(name, LABELER, data.humans + data.labeler, texts, resamples, level, seed)
             both.details.update(labeler=data.labeler_version, alpha_without_labeler=human.value,
                                 delta=None if both.value is None or human.value is None else both.value - human.value)
             figures.append(both)

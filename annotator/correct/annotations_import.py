@@ -3,7 +3,9 @@
 A line: ``{"id": <item external id>, "annotator": "ann1", "emotions": ["joy"], "intensity": 0.7,
 "intensities": {"joy": 0.7}, "cause": [start, end] or "cause text", "based_on_adapter": "v3"}``
 (``intensity``, ``intensities`` (per chosen emotion), ``cause`` and ``based_on_adapter`` optional; a cause
-given as text is located in the item's text, first occurrence).
+given as text is located in the item's text, first occurrence). For a turn of a conversation the cause may
+lie in any turn up to and including it: ``{"turn": 2, "span": [start, end]}`` or ``{"turn": 2, "text":
+"..."}`` (offsets into that turn's text); ``{"outside": true}`` says the cause is not in the conversation.
 Annotations are upserted on (item, annotator) with source ``import``. A bad line never stops the run:
 it is recorded like a rejected ingest row (``ingest_errors``: source, line, reason, raw bytes), counted
 by reason, and can be written back with ``errors_out``.
@@ -12,6 +14,7 @@ by reason, and can be written back with ``errors_out``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -37,8 +40,9 @@ REASONS = {
     "unknown_label": "an emotion is not a label of the project's taxonomy",
     "invalid_intensity": "intensity is not a number in [0, 1]",
     "invalid_intensities": "intensities is not an object of chosen emotion -> number in [0, 1]",
-    "invalid_cause": "cause is neither [start, end] inside the text nor a string",
+    "invalid_cause": "cause is neither [start, end] inside the text, a string, nor a turn's span",
     "cause_not_found": "the cause text does not occur in the item's text",
+    "invalid_cause_turn": "the cause's turn is not a turn of the item's conversation up to the item",
     "invalid_adapter": "based_on_adapter is not a string",
 }
 
@@ -93,12 +97,16 @@ def _store(engine: Engine, project_id: int, labels: frozenset[str], id_field: st
     with session_scope(engine) as db:
         ids = {ext for r in records if r.fields is not None and (ext := _external_id(r.fields, id_field)) is not None}
         items = repo.items_by_external_id(db, project_id, ids)
+        conversations = {item.conversation_id for r in records if isinstance((r.fields or {}).get("cause"), dict)
+                         and (item := items.get(_external_id(r.fields, id_field) or "")) is not None
+                         and item.conversation_id is not None}
+        turns = repo.conversation_turn_texts(db, project_id, conversations) if conversations else {}
         good: list[dict[str, Any]] = []
         bad: list[Record] = []
         for record in records:
             if record.reason is None:
                 try:
-                    good.append(parse_line(record.fields or {}, items, labels, id_field))
+                    good.append(parse_line(record.fields or {}, items, labels, id_field, turns))
                 except LineError as exc:
                     record.reason, record.message = exc.reason, str(exc)
             if record.reason is not None:
@@ -127,8 +135,9 @@ def _external_id(fields: dict[str, Any] | None, id_field: str) -> str | None:
 
 
 def parse_line(fields: dict[str, Any], items: dict[str, Item], labels: frozenset[str],
-               id_field: str = "id") -> dict[str, Any]:
-    """The annotation values of one JSON line, or LineError saying what is wrong with it."""
+               id_field: str = "id", turns: Mapping[tuple[str, int], str] | None = None) -> dict[str, Any]:
+    """The annotation values of one JSON line, or LineError saying what is wrong with it (``turns``: the text
+    of each (conversation id, turn) a cause may point into)."""
     ext = _external_id(fields, id_field)
     if ext is None:
         raise LineError("missing_id", f"no {id_field!r} (a non-empty string or integer)")
@@ -157,17 +166,55 @@ def parse_line(fields: dict[str, Any], items: dict[str, Item], labels: frozenset
             raise LineError("invalid_intensities", "'intensities' must map chosen emotions to numbers in [0, 1], "
                                                    f"got {str(intensities)[:80]}")
         intensities = {k: float(v) for k, v in intensities.items()} or None
-    start, end = locate_cause(fields.get("cause"), item.text)
+    cause = _cause_values(fields.get("cause"), item, turns or {})
     adapter = fields.get("based_on_adapter")
     if adapter is not None and not isinstance(adapter, str):
         raise LineError("invalid_adapter", "'based_on_adapter' must be an adapter version string")
     return {"item_id": item.id, "annotator": annotator.strip(), "emotions": emotions,
             "intensity": None if intensity is None else float(intensity), "intensities": intensities,
-            "cause_start": start, "cause_end": end,
-            "cause_text": None if start is None else item.text[start:end], "based_on_adapter": adapter}
+            **cause, "based_on_adapter": adapter}
 
 
-def locate_cause(cause: Any, text: str) -> tuple[int | None, int | None]:
+CAUSE_KEYS = frozenset({"turn", "span", "text", "outside"})
+
+
+def _cause_values(cause: Any, item: Item, turns: Mapping[tuple[str, int], str]) -> dict[str, Any]:
+    """The cause columns of an annotation from its ``cause`` value (see the module docstring)."""
+    values: dict[str, Any] = {"cause_start": None, "cause_end": None, "cause_text": None, "cause_turn": None,
+                              "cause_outside": None}
+    if not isinstance(cause, dict):
+        start, end = locate_cause(cause, item.text)
+        if start is not None:
+            values.update(cause_start=start, cause_end=end, cause_text=item.text[start:end])
+        return values
+    if not cause.keys() <= CAUSE_KEYS or ("span" in cause) + ("text" in cause) + bool(cause.get("outside")) != 1:
+        raise LineError("invalid_cause", "a cause object is {\"turn\": T, \"span\": [start, end]}, "
+                                         "{\"turn\": T, \"text\": \"...\"} or {\"outside\": true}, "
+                                         f"got {str(cause)[:80]}")
+    if cause.get("outside"):
+        if cause["outside"] is not True or "turn" in cause:
+            raise LineError("invalid_cause", f"'outside' must be true and alone, got {str(cause)[:80]}")
+        values["cause_outside"] = True
+        return values
+    turn, text = cause.get("turn"), item.text
+    if turn is not None:
+        if type(turn) is not int or item.conversation_id is None or item.turn is None:
+            raise LineError("invalid_cause_turn", f"turn {turn!r}: the item is not a turn of a conversation"
+                            if item.conversation_id is None else f"turn must be an integer, got {turn!r}")
+        if not 0 <= turn <= item.turn or (item.conversation_id, turn) not in turns:
+            raise LineError("invalid_cause_turn", f"turn {turn} is not a stored turn of conversation "
+                                                  f"{item.conversation_id!r} at or before the item's turn {item.turn}")
+        text = turns[(item.conversation_id, turn)]
+        turn = None if turn == item.turn else turn
+    where = "the item's text" if turn is None else f"the text of turn {turn}"
+    start, end = locate_cause(cause.get("span", cause.get("text")), text, where)
+    if start is None:
+        raise LineError("invalid_cause", f"the cause has no span, got {str(cause)[:80]}")
+    values.update(cause_start=start, cause_end=end, cause_text=text[start:end], cause_turn=turn)
+    return values
+
+
+def locate_cause(cause: Any, text: str, where: str = "the item's text") -> tuple[int | None, int | None]:
     """``(start, end)`` of a cause given as ``[start, end]`` or as text found in ``text``; (None, None) for none."""
     if cause is None:
         return None, None
@@ -176,7 +223,7 @@ def locate_cause(cause: Any, text: str) -> tuple[int | None, int | None]:
             raise LineError("invalid_cause", "the cause text is empty")
         at = text.find(cause)
         if at < 0:
-            raise LineError("cause_not_found", f"{cause[:80]!r} does not occur in the item's text")
+            raise LineError("cause_not_found", f"{cause[:80]!r} does not occur in {where}")
         return at, at + len(cause)
     if (isinstance(cause, list) and len(cause) == 2 and all(type(x) is int for x in cause)
             and 0 <= cause[0] < cause[1] <= len(text)):

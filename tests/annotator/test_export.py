@@ -56,7 +56,7 @@ def test_jsonl_export_has_best_labels_and_provenance(engine, runner, tmp_path):
     a, b, c = rows["a"], rows["b"], rows["c"]
     # humans win; majority of the two accepted annotators (the rejected one does not count)
     assert (a["label_source"], a["emotions"], a["annotators"]) == ("human", ["anger", "sadness"], ["ann1", "ann2"])
-    assert abs(a["intensity"] - 0.6) < 1e-9 and a["cause"] == {"start": 0, "end": 15, "text": TEXTS["a"][:15]}
+    assert abs(a["intensity"] - 0.6) < 1e-9 and a["cause"] == {"start": 0, "end": 15, "text": TEXTS["a"][:15], "turn": None, "outside": False}
     assert a["adapter_version"] == "v1" and len(a["annotations"]) == 3 and len(a["predictions"]) == 1
     # the active adapter (v1) is preferred over the newer v2; threshold 0.5
     assert (b["label_source"], b["adapter_version"], b["emotions"]) == ("model", "v1", ["joy"])
