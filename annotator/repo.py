@@ -694,6 +694,25 @@ def conversation_turn_texts(db: Session, project_id: int, conversation_ids: Iter
             if conversation is not None and turn is not None}
 
 
+def earlier_turns(db: Session, item: Item, window: int) -> list[Item]:
+    """Up to ``window`` turns of ``item``'s conversation just before it, in turn order ([] for a lone item)."""
+    if item.conversation_id is None or item.turn is None or window <= 0:
+        return []
+    rows = db.scalars(select(Item).where(Item.project_id == item.project_id,
+                                         Item.conversation_id == item.conversation_id,
+                                         Item.turn < item.turn, Item.turn >= item.turn - window)
+                      .order_by(Item.turn))
+    return list(rows)
+
+
+def conversation_turn(db: Session, item: Item, turn: int) -> Item | None:
+    """Turn ``turn`` of ``item``'s conversation (None for a lone item or a turn not stored)."""
+    if item.conversation_id is None:
+        return None
+    return db.scalar(select(Item).where(Item.project_id == item.project_id,
+                                        Item.conversation_id == item.conversation_id, Item.turn == turn))
+
+
 def annotated_item_predictions(db: Session, project_id: int, version: str) -> Sequence[Any]:
     """The predictions of ``version`` for the project's items that have an accepted annotation."""
     return db.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 _BOX = ("<div style='font-size:1.15rem;line-height:1.6;white-space:pre-wrap;padding:0.8rem 1rem;"
@@ -13,3 +14,18 @@ def highlight_html(text: str, start: int | None, end: int | None) -> str:
     if start is None or end is None or not 0 <= start < end <= len(text):
         return _BOX.format(escape(text))
     return _BOX.format(f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}")
+
+
+_TURN = ("<div style='font-size:1.0rem;line-height:1.5;white-space:pre-wrap;padding:0.3rem 1rem;opacity:0.75'>"
+         "<span style='font-size:0.8rem'>turn {turn}</span> <b>{speaker}</b>: {text}</div>")
+
+
+def dialogue_html(context: Sequence[tuple[int, str | None, str]], turn: int | None, speaker: str | None, text: str,
+                  start: int | None, end: int | None) -> str:
+    """The turns before a conversation item (``(turn, speaker, text)``, oldest first), muted, then the item
+    itself in the box with its speaker and turn, its span ``[start, end)`` marked; everything escaped."""
+    earlier = "".join(_TURN.format(turn=t, speaker=escape(who or "?"), text=escape(said))
+                      for t, who, said in context)
+    label = f"<div style='font-size:0.8rem;padding:0.4rem 0 0.1rem'>turn {turn} · <b>{escape(speaker or '?')}</b>" \
+            " (the turn to label)</div>"
+    return earlier + label + highlight_html(text, start, end)

@@ -22,6 +22,7 @@ from annotator.agree.distance import masi_similarity
 from annotator.agree.service import agreement_reports
 from annotator.jobs.service import list_jobs
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
+from annotator.settings import get_settings
 from annotator.states import AnnotationStatus
 from annotator.tables import Annotation, Item, Job, Prediction, Project
 
@@ -95,9 +96,19 @@ def _jobs(db: Session, project_id: int, limit: int, kind: str | None) -> list[Jo
 # --- review queue -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ContextTurn:
+    """An earlier turn of the reviewed item's conversation, shown above it."""
+
+    turn: int
+    speaker: str | None
+    text: str
+
+
 @dataclass
 class ReviewItem:
-    """One item to review: the text and what the labeler proposed for it."""
+    """One item to review: the text (with the turns before it, for a turn of a conversation) and what the
+    labeler proposed for it."""
 
     item_id: int
     text: str
@@ -111,6 +122,9 @@ class ReviewItem:
     intensities: dict[str, float] | None = None  # per emotion (one-pass predictions)
     disagreement: float | None = None
     other_annotations: list[dict[str, Any]] = field(default_factory=list)
+    turn: int | None = None
+    speaker: str | None = None
+    context: list[ContextTurn] = field(default_factory=list)  # earlier turns, oldest first
 
 
 def reference_version(db: Session, project: Project) -> str | None:
@@ -138,7 +152,7 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
         if version is None:
             return []
         rows = repo.least_confident_unannotated(db, project.id, version, annotator, limit)
-        return [_review_item(item, pred, threshold) for item, pred in rows]
+        return [_review_item(db, item, pred, threshold) for item, pred in rows]
     return _by_disagreement(db, project, annotator, version, threshold, limit)
 
 
@@ -168,10 +182,11 @@ def _by_disagreement(db: Session, project: Project, annotator: str, version: str
         sets = [set(a.emotions) for a in accepted]
         if pred is not None:
             sets.append(set(from_machine(pred, threshold).emotions))
-        review = _review_item(item, pred, threshold)
+        review = _review_item(db, item, pred, threshold)
         review.disagreement = disagreement(sets)
         review.other_annotations = [
-            {"annotator": a.annotator, "emotions": a.emotions, "intensity": a.intensity, "cause": a.cause_text}
+            {"annotator": a.annotator, "emotions": a.emotions, "intensity": a.intensity, "cause": a.cause_text,
+             "cause_turn": a.cause_turn, "cause_outside": bool(a.cause_outside)}
             for a in accepted
         ]
         scored.append(review)
@@ -185,14 +200,19 @@ def disagreement(label_sets: list[set[str]]) -> float:
     return 1.0 - masi_similarity([frozenset(s) for s in label_sets])
 
 
-def _review_item(item: Item, pred: Prediction | None, threshold: Thresholds) -> ReviewItem:
+def _review_item(db: Session, item: Item, pred: Prediction | None, threshold: Thresholds) -> ReviewItem:
     if pred is None:
-        return ReviewItem(item.id, item.text, None, {}, [], None, None, None, None)
-    best = from_machine(pred, threshold)
-    probs = dict(sorted((best.scores or {}).items(), key=lambda kv: -kv[1]))
-    return ReviewItem(item.id, item.text, pred.adapter_version, probs, best.emotions, pred.intensity,
-                      pred.cause_start, pred.cause_end, pred.confidence,
-                      intensities={k: float(v) for k, v in (pred.intensities or {}).items()} or None)
+        review = ReviewItem(item.id, item.text, None, {}, [], None, None, None, None)
+    else:
+        best = from_machine(pred, threshold)
+        probs = dict(sorted((best.scores or {}).items(), key=lambda kv: -kv[1]))
+        review = ReviewItem(item.id, item.text, pred.adapter_version, probs, best.emotions, pred.intensity,
+                            pred.cause_start, pred.cause_end, pred.confidence,
+                            intensities={k: float(v) for k, v in (pred.intensities or {}).items()} or None)
+    review.turn, review.speaker = item.turn, item.speaker
+    review.context = [ContextTurn(t.turn, t.speaker, t.text)
+                      for t in repo.earlier_turns(db, item, get_settings().review_context_turns) if t.turn is not None]
+    return review
 
 
 def review_item(db: Session, project_name: str, item_id: int) -> ReviewItem:
@@ -203,7 +223,7 @@ def review_item(db: Session, project_name: str, item_id: int) -> ReviewItem:
         raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
     version = reference_version(db, project)
     pred = repo.predictions_of_version(db, [item_id], version).get(item_id)
-    return _review_item(item, pred, decision_thresholds(db, project)(version))
+    return _review_item(db, item, pred, decision_thresholds(db, project)(version))
 
 
 def cause_span(text: str, phrase: str, near: int | None = None) -> tuple[int, int] | None:
@@ -226,14 +246,33 @@ def cause_span(text: str, phrase: str, near: int | None = None) -> tuple[int, in
     return start, start + len(phrase)
 
 
+def locate_cause(review: ReviewItem, phrase: str) -> tuple[int | None, int, int] | None:
+    """Where a cause phrase copied from the page lies: ``(turn, start, end)``, turn None for the item's own
+    text, else the latest earlier turn shown that holds it; None for an empty phrase; ValueError if it is in
+    none of them. In the item's own text the occurrence nearest the proposed cause wins."""
+    try:
+        span = cause_span(review.text, phrase, near=review.cause_start)
+    except ValueError:
+        for shown in reversed(review.context):
+            at = shown.text.find(phrase.strip())
+            if at >= 0:
+                return shown.turn, at, at + len(phrase.strip())
+        where = "this turn or the turns shown above it" if review.context else "the text"
+        raise ValueError(f"the cause {phrase.strip()!r} is not a part of {where}; copy it exactly") from None
+    return None if span is None else (None, span[0], span[1])
+
+
 def save_correction(db: Session, project_name: str, item_id: int, annotator: str, emotions: list[str],
                     intensity: float | None, cause: tuple[int, int] | None, *,
-                    intensities: dict[str, float] | None = None,
+                    intensities: dict[str, float] | None = None, cause_turn: int | None = None,
+                    cause_outside: bool = False,
                     based_on_adapter: str | None = None, lead_time: float | None = None) -> Annotation:
     """Store (insert or replace) ``annotator``'s labels for one item, with source 'dashboard'.
 
-    ``intensities``: an intensity per chosen emotion (those of emotions not chosen are dropped). Refuses
-    labels outside the taxonomy, an intensity outside [0, 1] and a cause span outside the text.
+    ``intensities``: an intensity per chosen emotion (those of emotions not chosen are dropped).
+    ``cause_turn``: the earlier turn of the item's conversation ``cause`` is a span of (None: the item's own
+    text); ``cause_outside``: the cause is not in the conversation (then ``cause`` must be None). Refuses
+    labels outside the taxonomy, an intensity outside [0, 1] and a cause span outside its text.
     """
     project = repo.get_project_or_raise(db, project_name)
     item = db.get(Item, item_id)
@@ -246,13 +285,24 @@ def save_correction(db: Session, project_name: str, item_id: int, annotator: str
     for name, value in [("intensity", intensity), *((f"intensity of {k}", v) for k, v in per_emotion.items())]:
         if value is not None and not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be between 0 and 1, got {value}")
-    if cause is not None and not 0 <= cause[0] < cause[1] <= len(item.text):
-        raise ValueError(f"cause span {cause} is outside the text (0..{len(item.text)})")
+    if cause_outside and cause is not None:
+        raise ValueError("a cause outside the conversation has no span")
+    source_text = item.text
+    if cause_turn is not None and cause_turn != item.turn:
+        earlier = repo.conversation_turn(db, item, cause_turn)
+        if earlier is None or item.turn is None or cause_turn > item.turn:
+            raise ValueError(f"turn {cause_turn} is not an earlier turn of this item's conversation")
+        source_text = earlier.text
+    else:
+        cause_turn = None
+    if cause is not None and not 0 <= cause[0] < cause[1] <= len(source_text):
+        raise ValueError(f"cause span {cause} is outside the text (0..{len(source_text)})")
     row = {
         "item_id": item_id, "annotator": annotator, "emotions": sorted(set(emotions), key=project.labels.index),
         "intensity": intensity, "intensities": per_emotion or None,
         "cause_start": cause[0] if cause else None, "cause_end": cause[1] if cause else None,
-        "cause_text": item.text[cause[0]:cause[1]] if cause is not None else None,
+        "cause_text": source_text[cause[0]:cause[1]] if cause is not None else None,
+        "cause_turn": cause_turn if cause is not None else None, "cause_outside": True if cause_outside else None,
         "based_on_adapter": based_on_adapter, "lead_time": lead_time,
     }
     repo.upsert_annotations(db, [row], "dashboard")

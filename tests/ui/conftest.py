@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from annotator.correct.users import add_user
 from annotator.db import session_scope
-from annotator.hashing import content_hash
+from annotator.hashing import content_hash, item_hash
 from annotator.label.adapters import promote_adapter
 from annotator.projects.service import create_project
 from annotator.tables import Adapter, Item, Prediction
@@ -96,3 +96,23 @@ def seed_consensus(engine: Engine, project: str = "demo") -> None:
         repo.upsert_annotations(db, [{"item_id": i.id, "annotator": who, "emotions": ["joy"], "intensity": 0.5}
                                      for i in items for who in ("alice", "root")], "dashboard")
         repo.change_project_setting(db, proj, "gold_fraction", lambda _: fraction)
+
+
+def seed_dialogue(engine: Engine) -> int:
+    """Three turns of a conversation in 'demo'; the last, predicted with the lowest confidence, is first in
+    the queue. Returns its item id."""
+    turns = [("Ann", "Shall we see a movie tomorrow?"), ("Bob", "Or go bowling?"), ("Ann", "Sounds like a good plan!")]
+    from annotator import repo
+
+    with session_scope(engine) as db:
+        project = repo.get_project_or_raise(db, "demo")
+        items = []
+        for n, (who, text) in enumerate(turns):
+            item = Item(project_id=project.id, external_id=f"c1#{n}", text=text, conversation_id="c1", turn=n,
+                        speaker=who, content_hash=item_hash(text, "c1", n))
+            db.add(item)
+            items.append(item)
+        db.flush()
+        db.add(Prediction(item_id=items[-1].id, adapter_version=VERSION, confidence=0.01, intensity=0.6,
+                          emotions={label: (0.9 if label == "joy" else 0.02) for label in project.labels}))
+        return items[-1].id

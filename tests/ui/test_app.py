@@ -14,7 +14,8 @@ from annotator.jobs import service as jobs
 from annotator.states import JobKind
 from annotator.tables import (Adapter, AgreementReport, Annotation, Item, Job,
                               Prediction, Project)
-from tests.ui.conftest import ITEMS, PASSWORDS, UI_APP, VERSION, seed_consensus, seed_every_label
+from tests.ui.conftest import (ITEMS, PASSWORDS, UI_APP, VERSION, seed_consensus, seed_dialogue,
+                               seed_every_label)
 
 
 def login(name: str, password: str | None = None) -> AppTest:
@@ -276,3 +277,36 @@ def test_pages_name_the_shipped_default_when_it_labels_the_project(engine, seede
     assert any("shipped default **shipped-v9**" in m.value for m in at.markdown)
     (table,) = at.dataframe
     assert table.value.set_index("version").loc["shipped-v9", "labels the project"]
+
+
+def test_review_shows_a_turn_with_the_turns_before_it_and_takes_a_cause_from_them(engine, seeded):
+    target = seed_dialogue(engine)
+    at = _open_review()
+    assert f"item {target}" in at.caption[0].value
+    (html,) = at.get("html")
+    body = html.proto.body
+    # the earlier turns, oldest first, with their speakers, then the turn to label
+    assert body.index("Shall we see a movie tomorrow?") < body.index("Or go bowling?") < body.index("Sounds like")
+    assert "<b>Bob</b>" in body and "turn 2 · <b>Ann</b>" in body
+    at.text_input(key=f"cause-{target}").input("see a movie tomorrow")
+    _submit(at, "Save and next")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (ann,) = _annotations(engine)
+    assert (ann.item_id, ann.cause_turn, ann.cause_text, ann.cause_outside) == (target, 0, "see a movie tomorrow", None)
+    assert "Shall we see a movie tomorrow?"[ann.cause_start:ann.cause_end] == "see a movie tomorrow"
+
+
+def test_review_records_a_cause_outside_the_conversation_and_refuses_words_from_nowhere(engine, seeded):
+    target = seed_dialogue(engine)
+    at = _open_review()
+    at.text_input(key=f"cause-{target}").input("popcorn")
+    _submit(at, "Save and next")
+    at.run()
+    assert "not a part of this turn or the turns shown above it" in texts(at.error)[0] and not _annotations(engine)
+    at.text_input(key=f"cause-{target}").input("")
+    at.checkbox(key=f"outside-{target}").check()
+    _submit(at, "Save and next")
+    at.run()
+    (ann,) = _annotations(engine)
+    assert (ann.item_id, ann.cause_outside, ann.cause_start, ann.cause_turn) == (target, True, None, None)

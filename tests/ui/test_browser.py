@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from annotator.db import open_database, session_scope
 from annotator.tables import Annotation
-from tests.ui.conftest import ITEMS, PASSWORDS, VERSION, seed, seed_every_label
+from tests.ui.conftest import ITEMS, PASSWORDS, VERSION, seed, seed_dialogue, seed_every_label
 
 CHROMIUM = Path("/usr/bin/chromium")
 LEAD_SCREENSHOT = Path("/tmp/ui_screenshot.png")
@@ -196,3 +196,27 @@ def test_the_label_chart_names_every_bar(dashboard: str, tmp_path: Path):
         assert table.bounding_box()["height"] >= 35 * (len(labels) + 1)
         page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
         shutil.copyfile(tmp_path / "review.png", LEAD_SCREENSHOT.with_name("dashboard-review-all-labels.png"))
+
+
+def test_a_dialogue_turn_is_reviewed_below_the_turns_before_it(dashboard: str, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    target = seed_dialogue(open_database())
+    with _browser_page(1400, 1000) as page:
+        page.goto(dashboard)
+        _log_in(page)
+        page.get_by_role("link", name="Review queue").click()
+        expect(page.get_by_text(f"item {target} · adapter {VERSION}")).to_be_visible()
+        expect(page.get_by_text("Shall we see a movie tomorrow?")).to_be_visible()
+        expect(page.get_by_text("(the turn to label)")).to_be_visible()
+        cause = page.get_by_label("Cause: a phrase copied from this turn or a turn shown above it (empty: no cause)")
+        cause.fill("see a movie tomorrow")
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "dialogue.png"), full_page=True)
+        shutil.copyfile(tmp_path / "dialogue.png", LEAD_SCREENSHOT.with_name("dashboard-review-dialogue.png"))
+        cause.press("Enter")
+        expect(page.get_by_text(f"Saved item {target}.")).to_be_visible()
+
+    with session_scope(open_database()) as db:
+        (ann,) = db.scalars(select(Annotation)).all()
+    assert (ann.item_id, ann.cause_turn, ann.cause_text) == (target, 0, "see a movie tomorrow")

@@ -11,9 +11,19 @@ from annotator.correct import dashboard
 from annotator.settings import get_settings
 from ui.auth import current_user
 from ui.data import current_project, session
-from ui.render import highlight_html
+from ui.render import dialogue_html, highlight_html
 
 ORDERS = {"confidence": "Lowest labeler confidence", "disagreement": "Highest disagreement"}
+
+
+def _cause_words(other: dict) -> str:
+    """Another annotator's cause as the page names it: its words, and the earlier turn they are in."""
+    if other["cause_outside"]:
+        return "not in the conversation"
+    if not other["cause"]:
+        return "-"
+    return other["cause"] + (f" (turn {other['cause_turn']})" if other["cause_turn"] is not None else "")
+
 
 project = current_project()
 user = current_user()
@@ -68,13 +78,17 @@ with right:
             "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0,
                                                            format="%.2f")})
 with left:
-    st.html(highlight_html(item.text, item.cause_start, item.cause_end))
+    if item.turn is not None:  # a turn of a conversation: the turns before it, then the turn itself
+        st.html(dialogue_html([(t.turn, t.speaker, t.text) for t in item.context], item.turn, item.speaker,
+                              item.text, item.cause_start, item.cause_end))
+    else:
+        st.html(highlight_html(item.text, item.cause_start, item.cause_end))
     proposed_intensity = "-" if item.intensity is None else f"{item.intensity:.2f}"
     st.markdown(f"**Proposed:** {', '.join(item.proposed) or 'no emotion'} · intensity {proposed_intensity}")
     for other in item.other_annotations:
         st.caption(f"{other['annotator']}: {', '.join(other['emotions']) or 'no emotion'}"
                    f" · intensity {other['intensity'] if other['intensity'] is not None else '-'}"
-                   f" · cause {other['cause'] or '-'}")
+                   f" · cause {_cause_words(other)}")
 
     proposed_cause = item.text[item.cause_start:item.cause_end] if item.cause_start is not None else ""
     # outside the form: choosing an emotion shows its intensity slider at once
@@ -88,8 +102,11 @@ with left:
         levels = {label: st.slider(f"Intensity of {label}", 0.0, 1.0, step=0.01,
                                    value=float(proposed_levels.get(label, intensity)),
                                    key=f"intensity-{item.item_id}-{label}") for label in emotions}
-        cause = st.text_input("Cause: a phrase copied from the text (empty: no cause)", value=proposed_cause,
+        where = "this turn or a turn shown above it" if item.context else "the text"
+        cause = st.text_input(f"Cause: a phrase copied from {where} (empty: no cause)", value=proposed_cause,
                               key=f"cause-{item.item_id}")
+        outside = item.turn is not None and st.checkbox(
+            "The cause is not in the conversation", key=f"outside-{item.item_id}")
         save_col, skip_col, _ = st.columns([2, 1, 2])
         save = save_col.form_submit_button("Save and next", type="primary")
         skip = skip_col.form_submit_button("Skip")
@@ -100,10 +117,14 @@ if skip:
     st.rerun()
 if save:
     try:
-        span = dashboard.cause_span(item.text, cause, near=item.cause_start)
+        if outside and cause.strip():
+            raise ValueError("clear the cause phrase, or untick 'The cause is not in the conversation'")
+        located = None if outside else dashboard.locate_cause(item, cause)
         with session() as db:
-            dashboard.save_correction(db, project, item.item_id, user["name"], emotions, intensity, span,
-                                      intensities=levels, based_on_adapter=item.adapter_version,
+            dashboard.save_correction(db, project, item.item_id, user["name"], emotions, intensity,
+                                      None if located is None else located[1:], intensities=levels,
+                                      cause_turn=None if located is None else located[0], cause_outside=outside,
+                                      based_on_adapter=item.adapter_version,
                                       lead_time=round(time.time() - shown_at.pop(item.item_id, time.time()), 3))
     except ValueError as exc:
         st.error(str(exc))
