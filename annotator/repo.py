@@ -694,15 +694,32 @@ def conversation_turn_texts(db: Session, project_id: int, conversation_ids: Iter
             if conversation is not None and turn is not None}
 
 
-def earlier_turns(db: Session, item: Item, window: int) -> list[Item]:
-    """Up to ``window`` turns of ``item``'s conversation just before it, in turn order ([] for a lone item)."""
-    if item.conversation_id is None or item.turn is None or window <= 0:
-        return []
-    rows = db.scalars(select(Item).where(Item.project_id == item.project_id,
-                                         Item.conversation_id == item.conversation_id,
-                                         Item.turn < item.turn, Item.turn >= item.turn - window)
-                      .order_by(Item.turn))
-    return list(rows)
+def earlier_turns(db: Session, items: Sequence[Item], window: int | None = None) -> dict[int, list[Item]]:
+    """For each turn of a conversation among ``items`` (by item id): the turns of its conversation before it,
+    in turn order, the latest ``window`` of them (all for None). Lone items are left out."""
+    turns = [i for i in items if i.conversation_id is not None and i.turn is not None]
+    if not turns or window == 0:
+        return {}
+    projects = sorted({i.project_id for i in turns})
+    conversations = sorted({i.conversation_id for i in turns if i.conversation_id is not None})
+    whole: dict[tuple[int, str | None], list[Item]] = {}
+    for lo in range(0, len(conversations), _SQLITE_CHUNK):
+        rows = db.scalars(select(Item).where(Item.project_id.in_(projects),
+                                             Item.conversation_id.in_(conversations[lo : lo + _SQLITE_CHUNK]),
+                                             Item.turn.is_not(None)).order_by(Item.turn))
+        for row in rows:
+            whole.setdefault((row.project_id, row.conversation_id), []).append(row)
+    out: dict[int, list[Item]] = {}
+    for item in turns:
+        before = [t for t in whole.get((item.project_id, item.conversation_id), [])
+                  if t.turn is not None and item.turn is not None and t.turn < item.turn]
+        out[item.id] = before[-window:] if window is not None else before
+    return out
+
+
+def has_conversations(db: Session, project_id: int) -> bool:
+    """Whether any item of the project is a turn of a conversation."""
+    return bool(db.scalar(select(exists().where(Item.project_id == project_id, Item.conversation_id.is_not(None)))))
 
 
 def conversation_turn(db: Session, item: Item, turn: int) -> Item | None:

@@ -92,10 +92,10 @@ class Settings(BaseSettings):
     ui_host: str = Field(default="127.0.0.1", description="Address `annotator ui` listens on.")
     ui_port: int = Field(default=8501, ge=0, le=65535, description="Port `annotator ui` listens on.")
     review_batch_size: int = Field(default=50, ge=1, description="Items the review queue loads at a time.")
-    review_context_turns: int = Field(
+    context_turns: int = Field(
         default=8, ge=0, le=200,
-        description="Earlier turns of its conversation the review page shows above a turn (its cause may be "
-        "chosen in any of them).",
+        description="Earlier turns of its conversation shown above a turn, in the review page and in Label "
+        "Studio tasks (its cause may be chosen in any of them).",
     )
 
     # Agreement, consensus and retraining

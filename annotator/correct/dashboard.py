@@ -211,7 +211,8 @@ def _review_item(db: Session, item: Item, pred: Prediction | None, threshold: Th
                             intensities={k: float(v) for k, v in (pred.intensities or {}).items()} or None)
     review.turn, review.speaker = item.turn, item.speaker
     review.context = [ContextTurn(t.turn, t.speaker, t.text)
-                      for t in repo.earlier_turns(db, item, get_settings().review_context_turns) if t.turn is not None]
+                      for t in repo.earlier_turns(db, [item], get_settings().context_turns).get(item.id, [])
+                      if t.turn is not None]
     return review
 
 

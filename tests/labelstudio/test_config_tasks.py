@@ -9,7 +9,7 @@ from label_studio_sdk.label_interface import LabelInterface
 
 from annotator.correct.labelstudio.config import labeling_config
 from annotator.correct.labelstudio.results import parse_result
-from annotator.correct.labelstudio.tasks import ITEM_ID, prediction_json, task_json
+from annotator.correct.labelstudio.tasks import ITEM_ID, dialogue_data, prediction_json, task_json
 from annotator.taxonomy import get_taxonomy
 
 
@@ -65,3 +65,21 @@ def test_prediction_without_cause_or_emotions_above_threshold():
 def test_out_of_text_cause_is_not_sent():
     row = FakeRow(emotions={"joy": 0.9}, cause_start=3, cause_end=999)
     assert [r["from_name"] for r in prediction_json(row.text, row, ["joy"], 0.5)["result"]] == ["emotions", "intensity"]
+
+
+def test_the_dialogue_config_shows_the_turns_before_and_accepts_a_cause_in_them():
+    labels = ["joy", "sadness"]
+    config = labeling_config(labels, dialogue=True)
+    interface = LabelInterface(config)
+    assert {"dialogue", "context_cause", "cause_outside", "cause", "emotions"} <= set(interface._controls) | set(
+        interface._objects)
+    result = [{"from_name": "emotions", "to_name": "text", "type": "choices", "value": {"choices": ["joy"]}},
+              {"from_name": "context_cause", "to_name": "dialogue", "type": "paragraphlabels",
+               "value": {"start": "0", "end": "0", "startOffset": 0, "endOffset": 5, "text": "Shall",
+                         "paragraphlabels": ["cause"]}}]
+    assert interface.validate_prediction({"result": result}, return_errors=True) == []
+    row = FakeRow(emotions={"joy": 0.9})
+    task = task_json(row, None, labels, 0.5, dialogue_data([(0, "Ann", "Shall we?"), (1, None, "Sure.")]))
+    assert task["data"]["dialogue"] == [{"speaker": "Ann", "text": "Shall we?", "turn": 0},
+                                        {"speaker": "", "text": "Sure.", "turn": 1}]
+    assert labeling_config(labels) == labeling_config(labels, dialogue=False) and "Paragraphs" not in labeling_config(labels)

@@ -80,3 +80,50 @@ def test_offsets_are_code_points():
     text = "🎉 we won the final!"
     f = parse_result([emo("joy"), span(2, 8, "we won")], text, LABELS)
     assert f.status == "accepted" and f.cause_text == "we won"
+
+
+# --- dialogue projects: a cause in an earlier turn, or outside the conversation --------------------------
+
+EARLIER = "Shall we see a movie tomorrow?"
+SHOWN = [(0, EARLIER), None]  # paragraph 0 shows turn 0; paragraph 1 names no stored earlier turn
+
+
+def para(index: object, start: object, end: object, text: str | None = None, end_index: object = None) -> dict:
+    value: dict = {"start": index, "end": index if end_index is None else end_index, "startOffset": start,
+                   "endOffset": end, "paragraphlabels": ["cause"]}
+    if text is not None:
+        value["text"] = text
+    return {"from_name": "context_cause", "to_name": "dialogue", "type": "paragraphlabels", "value": value}
+
+
+OUTSIDE = {"from_name": "cause_outside", "to_name": "text", "type": "choices",
+           "value": {"choices": ["not in the conversation"]}}
+
+
+def test_a_cause_in_an_earlier_turn_is_read_with_its_turn():
+    f = parse_result([emo("joy"), para("0", 9, 20, "see a movie")], TEXT, LABELS, SHOWN)
+    assert f.status == "accepted", f.rejection_reason
+    assert (f.cause_turn, f.cause_start, f.cause_end, f.cause_text) == (0, 9, 20, "see a movie")
+    f = parse_result([emo("joy"), OUTSIDE], TEXT, LABELS, SHOWN)
+    assert f.status == "accepted" and f.cause_outside is True and f.cause_start is None
+
+
+@pytest.mark.parametrize("result, reason", [
+    ([emo("joy"), para("1", 0, 5)], "paragraph 1 is not an earlier turn"),
+    ([emo("joy"), para("7", 0, 5)], "paragraph 7 is not an earlier turn"),
+    ([emo("joy"), para("0", 0, 5, end_index="1")], "inside one turn"),
+    ([emo("joy"), para("x", 0, 5)], "inside one turn"),
+    ([emo("joy"), para("0", 20, 500)], "outside turn 0"),
+    ([emo("joy"), para("0", 0, 5, "Hello")], "does not match turn 0"),
+    ([emo("joy"), para("0", 0, 5, "Shall"), span(2, 6)], "both given"),
+    ([emo("joy"), OUTSIDE, span(2, 6)], "both given"),
+    ([emo("joy"), {**OUTSIDE, "value": {"choices": ["elsewhere"]}}], "expected ['not in the conversation']"),
+])
+def test_invalid_dialogue_causes_are_rejected_with_a_reason(result, reason):
+    f = parse_result(result, TEXT, LABELS, SHOWN)
+    assert f.status == "rejected" and reason in (f.rejection_reason or ""), f.rejection_reason
+
+
+def test_dialogue_controls_are_unknown_outside_a_dialogue_project():
+    f = parse_result([emo("joy"), para("0", 9, 20)], TEXT, LABELS)
+    assert f.status == "rejected" and "unknown control 'context_cause'" in (f.rejection_reason or "")

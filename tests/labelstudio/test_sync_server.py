@@ -25,7 +25,7 @@ from annotator.correct.labelstudio.service import pull_project, push_project, re
 from annotator.correct.labelstudio.tasks import ITEM_ID, task_json
 from annotator.db import session_scope
 from annotator.settings import get_settings
-from annotator.tables import Annotation, LabelStudioTask, Prediction, Project
+from annotator.tables import Annotation, Item, LabelStudioTask, Prediction, Project
 from annotator.taxonomy import get_taxonomy
 from tests.labelstudio.conftest import WEBHOOK_SECRET
 from tests.labelstudio.helpers import seed
@@ -331,3 +331,62 @@ def test_an_intensity_per_emotion_round_trips_through_label_studio(engine, ls_se
         (got,) = db.scalars(select(Annotation)).all()
     assert got.status == "accepted" and got.emotions == ["fear", "joy"]  # taxonomy order
     assert got.intensities == {"joy": 0.9, "fear": 0.25} and got.intensity == 0.5
+
+
+def test_a_dialogue_turn_is_a_task_with_its_conversation_and_a_cause_in_an_earlier_turn_pulls_back(
+        engine, ls_settings, labelstudio, tmp_path):
+    """A conversation project's tasks show the turns before the item as a dialogue (speakers); a cause marked
+    in an earlier turn (ParagraphLabels), one in the turn itself and 'not in the conversation' come back
+    exactly; a paragraph span that does not match the stored turn is rejected, not stored as given."""
+    from annotator.ingest.service import IngestOptions, ingest
+    from annotator.projects.service import create_project
+
+    turns = [("A", "Shall we see a movie tomorrow?"), ("B", "Or go bowling?"), ("A", "Sounds like a good plan!")]
+    corpus = tmp_path / "chat.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"c1#{n}", "dialog": "c1", "n": n, "who": who, "text": text}) + "\n"
+                              for n, (who, text) in enumerate(turns))
+                      + json.dumps({"id": "lone", "text": "I lost my keys again."}) + "\n")
+    with session_scope(engine) as db:
+        create_project(db, "chat", get_taxonomy("ekman"))
+    assert ingest(engine, "chat", str(corpus), IngestOptions(text_field="text", id_field="id", conversation_field="dialog",
+                                                              turn_field="n", speaker_field="who")).inserted == 4
+    report = push_project(engine, "chat")
+    assert report.created == 4
+    conn = connect()
+    config = conn.client.projects.get(id=report.ls_project_id).label_config
+    assert config.strip() == labeling_config(EKMAN, dialogue=True).strip()
+    assert 'layout="dialogue"' in config and 'name="context_cause"' in config
+    tasks = {t.data["external_id"]: t for t in _ls_tasks(conn, report.ls_project_id)}
+    assert tasks["c1#2"].data["dialogue"] == [{"speaker": "A", "text": turns[0][1], "turn": 0},
+                                              {"speaker": "B", "text": turns[1][1], "turn": 1}]
+    assert tasks["c1#0"].data["dialogue"] == [] and tasks["lone"].data["dialogue"] == []
+
+    movie = turns[0][1].index("see a movie tomorrow")
+
+    def paragraph_cause(index: int, start: int, end: int, text: str) -> dict:
+        return {"from_name": "context_cause", "to_name": "dialogue", "type": "paragraphlabels",
+                "value": {"start": str(index), "end": str(index), "startOffset": start, "endOffset": end,
+                          "text": text, "paragraphlabels": ["cause"]}}
+
+    last = tasks["c1#2"]
+    conn.client.annotations.create(id=last.id, lead_time=3.0, result=_result(turns[2][1], ["joy"], 0.6) + [
+        paragraph_cause(0, movie, movie + 20, "see a movie tomorrow")])
+    conn.client.annotations.create(id=tasks["c1#1"].id, lead_time=3.0, result=_result(turns[1][1], ["surprise"], 0.3) + [
+        {"from_name": "cause_outside", "to_name": "text", "type": "choices",
+         "value": {"choices": ["not in the conversation"]}}])
+    conn.client.annotations.create(id=tasks["c1#0"].id, lead_time=3.0,
+                                   result=_result(turns[0][1], ["joy"], 0.4, (movie, movie + 11)))
+    # a paragraph span whose words are not those of the stored turn
+    conn.client.annotations.create(id=tasks["lone"].id, lead_time=3.0, result=_result("x", ["sadness"], 0.5) + [
+        paragraph_cause(0, 0, 5, "Shall")])
+    pulled = pull_project(engine, "chat")
+    assert (pulled.inserted, pulled.rejected) == (4, 1)
+    with session_scope(engine) as db:
+        got = {ext: a for ext, a in db.execute(select(Item.external_id, Annotation).join(
+            Item, Item.id == Annotation.item_id))}
+    assert (got["c1#2"].cause_turn, got["c1#2"].cause_text, got["c1#2"].status) == (0, "see a movie tomorrow",
+                                                                                      "accepted")
+    assert turns[0][1][got["c1#2"].cause_start:got["c1#2"].cause_end] == "see a movie tomorrow"
+    assert got["c1#1"].cause_outside is True and got["c1#1"].cause_start is None
+    assert (got["c1#0"].cause_turn, got["c1#0"].cause_text) == (None, "see a movie")
+    assert got["lone"].status == "rejected" and "not an earlier turn" in got["lone"].rejection_reason

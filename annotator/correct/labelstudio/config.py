@@ -15,6 +15,11 @@ INTENSITY = "intensity"  # <Number min=0 max=1 step=0.01>: the item's overall in
 EMOTION_INTENSITY_PREFIX = "intensity_"  # one <Number> per label, shown while that label is chosen
 CAUSE = "cause"  # <Labels> over the text; the one label is also called "cause"
 CAUSE_LABEL = "cause"
+# Dialogue projects (items that are turns of conversations) also have:
+DIALOGUE = "dialogue"  # <Paragraphs layout="dialogue">: the turns before the item, data["dialogue"]
+CONTEXT_CAUSE = "context_cause"  # <ParagraphLabels> over the dialogue: a cause in an earlier turn
+CAUSE_OUTSIDE = "cause_outside"  # <Choices> with one choice: the cause is not in the conversation
+OUTSIDE_CHOICE = "not in the conversation"
 INTENSITY_MIN = 0.0
 INTENSITY_MAX = 1.0
 INTENSITY_STEP = 0.01
@@ -25,9 +30,12 @@ def emotion_intensity(label: str) -> str:
     return f"{EMOTION_INTENSITY_PREFIX}{label}"
 
 
-def labeling_config(labels: Sequence[str]) -> str:
+def labeling_config(labels: Sequence[str], dialogue: bool = False) -> str:
     """Labeling config XML: the text, the emotions (multi-choice, required), the overall intensity, an
     intensity per chosen emotion (each shown only while its emotion is chosen) and the cause span.
+
+    ``dialogue``: the turns before the item are shown above it as a dialogue (speakers, turns), a cause may
+    be marked in any of them (``context_cause``), or said to be outside the conversation.
 
     >>> "<Choice value=\\"joy\\"/>" in labeling_config(["joy", "anger"])
     True
@@ -40,11 +48,22 @@ def labeling_config(labels: Sequence[str]) -> str:
     <Header value={quoteattr(f"Intensity of {label}")} size="6"/>
     <Number name={quoteattr(emotion_intensity(label))} toName="{TEXT}" min="{INTENSITY_MIN:g}" max="{INTENSITY_MAX:g}" step="{INTENSITY_STEP:g}"/>
   </View>""" for label in labels)
+    context = f"""  <Header value="The conversation before this turn"/>
+  <ParagraphLabels name="{CONTEXT_CAUSE}" toName="{DIALOGUE}">
+    <Label value="{CAUSE_LABEL}" background="#ffa39e"/>
+  </ParagraphLabels>
+  <Paragraphs name="{DIALOGUE}" value="${DIALOGUE}" layout="dialogue" nameKey="speaker" textKey="text"/>
+  <Header value="The turn to label"/>
+""" if dialogue else ""
+    outside = f"""
+  <Choices name="{CAUSE_OUTSIDE}" toName="{TEXT}" choice="multiple">
+    <Choice value={quoteattr(OUTSIDE_CHOICE)}/>
+  </Choices>""" if dialogue else ""
     return f"""<View>
-  <Labels name="{CAUSE}" toName="{TEXT}">
+{context}  <Labels name="{CAUSE}" toName="{TEXT}">
     <Label value="{CAUSE_LABEL}" background="#ffa39e"/>
   </Labels>
-  <Text name="{TEXT}" value="${TEXT}"/>
+  <Text name="{TEXT}" value="${TEXT}"/>{outside}
   <Header value="Emotions"/>
   <Choices name="{EMOTIONS}" toName="{TEXT}" choice="multiple" showInline="true" required="true">
 {choices}

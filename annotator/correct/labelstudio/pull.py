@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.correct.labelstudio import store
 from annotator.correct.labelstudio.client import Connection, LabelStudioError, call, ls_id
+from annotator.correct.labelstudio.config import DIALOGUE
 from annotator.correct.labelstudio.results import parse_result
-from annotator.correct.labelstudio.tasks import ITEM_ID
+from annotator.correct.labelstudio.tasks import ITEM_ID, TURN
 from annotator.db import session_scope
 from annotator.states import AnnotationStatus
 
@@ -109,6 +110,7 @@ def store_tasks(db: Session, project: Any, ls_pid: int, tasks: Sequence[dict[str
         elif isinstance(data, dict) and ls_id(data.get(ITEM_ID)) is not None:
             item_of[t["id"]] = data[ITEM_ID]
     texts = store.item_texts(db, project.id, item_of.values())
+    earlier = store.earlier_turn_texts(db, project.id, texts) if repo.has_conversations(db, project.id) else None
     pairs = annotations if annotations is not None else (
         (n, a) for n in usable for a in _list(tasks[n].get("annotations")))
     rows: list[store.AnnotationRow] = []
@@ -129,12 +131,14 @@ def store_tasks(db: Session, project: Any, ls_pid: int, tasks: Sequence[dict[str
         except LabelStudioError:  # no user to file it under
             report.malformed += 1
             continue
-        fields = parse_result(ann.get("result"), texts[item_id], list(project.labels))
+        paragraphs = None if earlier is None else _paragraphs(task, earlier.get(item_id, {}))
+        fields = parse_result(ann.get("result"), texts[item_id], list(project.labels), paragraphs)
         rows.append(store.AnnotationRow(
             item_id=item_id, annotator=annotator,
             emotions=fields.emotions, intensity=fields.intensity, intensities=fields.intensities or None,
             cause_start=fields.cause_start,
-            cause_end=fields.cause_end, cause_text=fields.cause_text, status=fields.status,
+            cause_end=fields.cause_end, cause_text=fields.cause_text, cause_turn=fields.cause_turn,
+            cause_outside=fields.cause_outside, status=fields.status,
             rejection_reason=fields.rejection_reason,
             lead_time=float(ann["lead_time"]) if isinstance(ann.get("lead_time"), (int, float)) else None,
             external_ref=str(ann["id"]), based_on_adapter=_based_on(ann, task, mapping.get(task["id"])),
@@ -143,6 +147,18 @@ def store_tasks(db: Session, project: Any, ls_pid: int, tasks: Sequence[dict[str
         report.rejected += fields.status == AnnotationStatus.REJECTED
     report.inserted, report.updated = repo.upsert_annotations(db, [vars(r) for r in _last_per_key(rows)], SOURCE)
     return report
+
+
+def _paragraphs(task: dict[str, Any], earlier: dict[int, str]) -> list[tuple[int, str] | None]:
+    """What each paragraph of the task's dialogue shows: (turn, that turn's stored text) where the turn it
+    names is a stored earlier turn of the item's conversation, else None (never the task's own copy)."""
+    data = task.get("data")
+    shown = _list(data.get(DIALOGUE)) if isinstance(data, dict) else []
+    out: list[tuple[int, str] | None] = []
+    for entry in shown:
+        turn = entry.get(TURN) if isinstance(entry, dict) else None
+        out.append((turn, earlier[turn]) if type(turn) is int and turn in earlier else None)
+    return out
 
 
 def _list(value: Any) -> list[Any]:

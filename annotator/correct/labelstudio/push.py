@@ -33,9 +33,10 @@ from annotator.correct.labelstudio.client import (
     wait_after_failure,
 )
 from annotator.correct.labelstudio.config import labeling_config
-from annotator.correct.labelstudio.tasks import ITEM_ID, prediction_json, task_json
+from annotator.correct.labelstudio.tasks import ITEM_ID, dialogue_data, prediction_json, task_json
 from annotator.db import session_scope
 from annotator.label.thresholds import DEFAULT_THRESHOLD, decision_thresholds
+from annotator.settings import get_settings
 from annotator.tables import Project
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
         project = repo.get_project_or_raise(db, project_name)
         ls_pid = ensure_project(conn, db, project)
         labels = list(project.labels)
+        dialogue = repo.has_conversations(db, project.id)
         project_id = project.id  # every later step re-reads the project by id, in its own transaction
     report = PushReport(ls_project_id=ls_pid)
     report.recovered += reconcile(conn, engine, ls_pid)[0]
@@ -83,11 +85,14 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
         with session_scope(engine) as db:
             items, preds = store.load_chunk(db, chunk)
             thresholds = decision_thresholds(db, repo.get_project_by_id(db, project_id))
+            context = repo.earlier_turns(db, list(items.values()), get_settings().context_turns) if dialogue else {}
             tasks = {}
             for r in chunk:
                 pred = preds.get(r.prediction_id) if r.prediction_id is not None else None
                 decide_at = thresholds(pred.adapter_version) if pred is not None else DEFAULT_THRESHOLD
-                tasks[r.item_id] = task_json(items[r.item_id], pred, labels, decide_at)
+                shown = dialogue_data([(t.turn, t.speaker, t.text) for t in context.get(r.item_id, [])
+                                       if t.turn is not None]) if dialogue else None
+                tasks[r.item_id] = task_json(items[r.item_id], pred, labels, decide_at, shown)
             store.mark_pending(db, project_id, ls_pid, chunk)
         _import_tasks(conn, engine, ls_pid, project_id, chunk, tasks, report)
         report.created += len(chunk)
@@ -118,7 +123,7 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
 
 def ensure_project(conn: Connection, db: Any, project: Project) -> int:
     """Find the project's Label Studio project (or create it); keep its config and overlap in step."""
-    config = labeling_config(project.labels)
+    config = labeling_config(project.labels, dialogue=repo.has_conversations(db, project.id))
     overlap = int((project.settings or {}).get("overlap", 1))
     saved = store.ls_settings(project)
     ls_project = None

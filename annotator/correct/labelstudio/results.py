@@ -27,6 +27,8 @@ class AnnotationFields:
     cause_start: int | None = None
     cause_end: int | None = None
     cause_text: str | None = None
+    cause_turn: int | None = None  # an earlier turn of the conversation the cause span lies in
+    cause_outside: bool | None = None  # the cause is not in the conversation
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -40,14 +42,22 @@ class AnnotationFields:
         return "; ".join(self.errors) if self.errors else None
 
 
-_TYPES = {cfg.EMOTIONS: "choices", cfg.INTENSITY: "number", cfg.CAUSE: "labels"}
+_TYPES = {cfg.EMOTIONS: "choices", cfg.INTENSITY: "number", cfg.CAUSE: "labels",
+          cfg.CONTEXT_CAUSE: "paragraphlabels", cfg.CAUSE_OUTSIDE: "choices"}
+_DIALOGUE_ONLY = (cfg.CONTEXT_CAUSE, cfg.CAUSE_OUTSIDE)
+
+# paragraph index of the task's dialogue -> (the earlier turn it shows, that turn's stored text), or None
+# where the paragraph is not a stored earlier turn of the item's conversation
+Paragraphs = Sequence["tuple[int, str] | None"]
 
 
-def parse_result(result: Any, text: str, labels: Sequence[str]) -> AnnotationFields:
+def parse_result(result: Any, text: str, labels: Sequence[str], paragraphs: Paragraphs | None = None) -> AnnotationFields:
     """Read emotions, intensity and cause from a result list; collect every problem in ``errors``.
 
     Rules: at least one emotion, each from ``labels``; intensity optional, a finite number in [0, 1];
     cause optional, at most one span with 0 <= start < end <= len(text) whose ``text`` (if sent) matches.
+    For a turn of a conversation (``paragraphs``: what its task's dialogue shows), the cause may instead be
+    a span inside one earlier turn (checked against that turn's stored text), or "not in the conversation".
     Fields that are readable are kept even when another field is invalid.
     """
     out = AnnotationFields()
@@ -71,7 +81,7 @@ def parse_result(result: Any, text: str, labels: Sequence[str]) -> AnnotationFie
             else:
                 per_emotion[label] = value.get("number")
             continue
-        if name not in _TYPES:
+        if name not in _TYPES or (name in _DIALOGUE_ONLY and paragraphs is None):
             out.errors.append(f"unknown control {name!r} in result item {n}")
             continue
         seen[name] = seen.get(name, 0) + 1
@@ -86,11 +96,18 @@ def parse_result(result: Any, text: str, labels: Sequence[str]) -> AnnotationFie
             _read_emotions(value, labels, out)
         elif name == cfg.INTENSITY:
             _read_intensity(value, out)
-        else:
+        elif name == cfg.CAUSE:
             _read_cause(value, text, out)
+        elif name == cfg.CONTEXT_CAUSE:
+            _read_context_cause(value, paragraphs or (), out)
+        else:
+            _read_outside(value, out)
     for name, k in seen.items():
         if k > 1:
             out.errors.append(f"{name}: {k} result items, expected at most one")
+    causes = [name for name in (cfg.CAUSE, cfg.CONTEXT_CAUSE, cfg.CAUSE_OUTSIDE) if name in seen]
+    if len(causes) > 1:
+        out.errors.append(f"causes: {' and '.join(causes)} both given, expected one")
     for label, number in per_emotion.items():
         if label not in out.emotions:
             continue  # set, then the emotion was unchosen: Label Studio may still send it; it says nothing
@@ -149,3 +166,43 @@ def _read_cause(value: dict[str, Any], text: str, out: AnnotationFields) -> None
         out.errors.append(f"{cfg.CAUSE}: span text {sent!r} does not match the item text at [{start}, {end})")
     if span_labels is not None and span_labels != [cfg.CAUSE_LABEL]:
         out.errors.append(f"{cfg.CAUSE}: labels {span_labels!r}, expected [{cfg.CAUSE_LABEL!r}]")
+
+
+def _read_context_cause(value: dict[str, Any], paragraphs: Paragraphs, out: AnnotationFields) -> None:
+    name = cfg.CONTEXT_CAUSE
+    first, last = _index(value.get("start")), _index(value.get("end"))
+    if first is None or last is None or first != last:
+        out.errors.append(f"{name}: a cause lies inside one turn, got paragraphs {value.get('start')!r}.."
+                          f"{value.get('end')!r}")
+        return
+    shown = paragraphs[first] if 0 <= first < len(paragraphs) else None
+    if shown is None:
+        out.errors.append(f"{name}: paragraph {first} is not an earlier turn of this item's conversation")
+        return
+    turn, turn_text = shown
+    start, end = value.get("startOffset"), value.get("endOffset")
+    if type(start) is not int or type(end) is not int or not 0 <= start < end <= len(turn_text):
+        out.errors.append(f"{name}: offsets {start!r}..{end!r} outside turn {turn} (length {len(turn_text)})")
+        return
+    sent = value.get("text")
+    if sent is not None and sent != turn_text[start:end]:
+        out.errors.append(f"{name}: span text {sent!r} does not match turn {turn} at [{start}, {end})")
+        return
+    if value.get("paragraphlabels") not in (None, [cfg.CAUSE_LABEL]):
+        out.errors.append(f"{name}: labels {value.get('paragraphlabels')!r}, expected [{cfg.CAUSE_LABEL!r}]")
+    out.cause_turn, out.cause_start, out.cause_end, out.cause_text = turn, start, end, turn_text[start:end]
+
+
+def _index(value: Any) -> int | None:
+    """A paragraph index as Label Studio writes it: an integer or a string of digits."""
+    if type(value) is int:
+        return value
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
+def _read_outside(value: dict[str, Any], out: AnnotationFields) -> None:
+    choices = value.get("choices")
+    if choices != [cfg.OUTSIDE_CHOICE]:
+        out.errors.append(f"{cfg.CAUSE_OUTSIDE}: choices {choices!r}, expected [{cfg.OUTSIDE_CHOICE!r}]")
+        return
+    out.cause_outside = True

@@ -184,6 +184,16 @@ def task_map(db: Session, ls_project_id: int,
     return out
 
 
+def earlier_turn_texts(db: Session, project_id: int, item_ids: Iterable[int]) -> dict[int, dict[int, str]]:
+    """``{item_id: {turn: text}}``: every stored turn before each given turn of a conversation of the project."""
+    ids = list(set(item_ids))
+    items: list[Item] = []
+    for i in range(0, len(ids), 900):
+        items += db.scalars(select(Item).where(Item.project_id == project_id, Item.id.in_(ids[i:i + 900])))
+    return {item_id: {t.turn: t.text for t in turns if t.turn is not None}
+            for item_id, turns in repo.earlier_turns(db, items).items()}
+
+
 def item_texts(db: Session, project_id: int, item_ids: Iterable[int]) -> dict[int, str]:
     """``{item_id: text}`` for the given items of one project (ids of other projects are left out)."""
     ids = list(set(item_ids))
@@ -214,4 +224,6 @@ class AnnotationRow:
     created_at: datetime | None
     updated_at: datetime | None
     intensities: dict[str, float] | None = None  # per chosen emotion
+    cause_turn: int | None = None  # the earlier turn of the conversation the cause span lies in
+    cause_outside: bool | None = None  # the cause is not in the conversation
 

@@ -17,6 +17,7 @@ from annotator.label.thresholds import Thresholds, decided
 
 ITEM_ID = "item_id"  # key of our item id in task data
 EXTERNAL_ID = "external_id"  # the item's id in the user's source, shown as a column in Label Studio
+TURN = "turn"  # key of the turn number in each entry of data["dialogue"]
 
 
 class ItemLike(Protocol):
@@ -56,12 +57,21 @@ def prediction_result(text: str, labels: Sequence[str], prediction: PredictionFi
     return result
 
 
+def dialogue_data(turns: Sequence[tuple[int, str | None, str]]) -> list[dict[str, Any]]:
+    """``data["dialogue"]`` of a task: the turns before the item (``(turn, speaker, text)``, oldest first)
+    as the Paragraphs tag reads them; the turn number lets a pulled cause say which turn it marks."""
+    return [{"speaker": speaker or "", "text": text, TURN: turn} for turn, speaker, text in turns]
+
+
 def task_json(item: ItemLike, prediction: PredictionFields | None, labels: Sequence[str],
-              threshold: Thresholds) -> dict[str, Any]:
-    """The import JSON of one task; without a prediction the task carries none."""
+              threshold: Thresholds, dialogue: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The import JSON of one task; without a prediction the task carries none. ``dialogue`` (a dialogue
+    project's tasks; [] for a lone item): :func:`dialogue_data` of the turns before the item."""
     data: dict[str, Any] = {cfg.TEXT: item.text, ITEM_ID: item.id}
     if item.external_id is not None:
         data[EXTERNAL_ID] = item.external_id
+    if dialogue is not None:
+        data[cfg.DIALOGUE] = dialogue
     task: dict[str, Any] = {"data": data}
     if prediction is not None:
         task["predictions"] = [prediction_json(item.text, prediction, labels, threshold)]
