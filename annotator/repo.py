@@ -717,6 +717,20 @@ def earlier_turns(db: Session, items: Sequence[Item], window: int | None = None)
     return out
 
 
+def conversation_sizes(db: Session, project_id: int, limit: int) -> list[tuple[str, int]]:
+    """The project's conversations (id, number of turns), in id order, at most ``limit``."""
+    rows = db.execute(select(Item.conversation_id, func.count()).where(
+        Item.project_id == project_id, Item.conversation_id.is_not(None))
+        .group_by(Item.conversation_id).order_by(Item.conversation_id).limit(limit))
+    return [(conversation, int(n)) for conversation, n in rows if conversation is not None]
+
+
+def conversation_items(db: Session, project_id: int, conversation_id: str) -> list[Item]:
+    """Every turn of one conversation of the project, in turn order."""
+    return list(db.scalars(select(Item).where(Item.project_id == project_id, Item.conversation_id == conversation_id)
+                           .order_by(Item.turn)))
+
+
 def has_conversations(db: Session, project_id: int) -> bool:
     """Whether any item of the project is a turn of a conversation."""
     return bool(db.scalar(select(exists().where(Item.project_id == project_id, Item.conversation_id.is_not(None)))))

@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.agree.consensus import from_humans, from_machine, pick_prediction
+from annotator.agree.consensus import best_labels, from_humans, from_machine, pick_prediction
 from annotator.agree.distance import masi_similarity
 from annotator.agree.service import agreement_reports
 from annotator.jobs.service import list_jobs
@@ -91,6 +91,37 @@ def job_progress(db: Session, project_name: str, limit: int = 20, kind: str | No
 
 def _jobs(db: Session, project_id: int, limit: int, kind: str | None) -> list[Job]:
     return list_jobs(db, project_id, limit=limit, kind=kind)
+
+
+# --- conversations -------------------------------------------------------------------------------
+
+
+def conversations(db: Session, project_name: str, limit: int = 1000) -> list[tuple[str, int]]:
+    """The project's conversations and how many turns each has (id order, at most ``limit``)."""
+    return repo.conversation_sizes(db, repo.get_project_or_raise(db, project_name).id, limit)
+
+
+def conversation_timeline(db: Session, project_name: str, conversation_id: str) -> list[dict[str, Any]]:
+    """Every turn of a conversation with its current best labels (human consensus, else the labeler): one
+    row per turn with ``turn``, ``speaker``, ``text``, ``emotions``, the intensity of each, ``source``."""
+    project = repo.get_project_or_raise(db, project_name)
+    items = repo.conversation_items(db, project.id, conversation_id)
+    if not items:
+        raise repo.NotFound(f"no conversation {conversation_id!r} in project {project_name!r}")
+    ids = [item.id for item in items]
+    preds, anns = repo.predictions_for_items(db, ids), repo.annotations_for_items(db, ids)
+    thresholds = decision_thresholds(db, project)
+    labeler = repo.labeling_adapter(db, project)
+    rows = []
+    for item in items:
+        best = best_labels(anns[item.id], preds[item.id], thresholds=thresholds,
+                           preferred_adapter=labeler.version if labeler else None)
+        levels = best.intensities or {}
+        rows.append({"turn": item.turn, "speaker": item.speaker or "?", "text": item.text,
+                     "emotions": best.emotions,
+                     "intensities": {e: levels.get(e, best.intensity) for e in best.emotions},
+                     "source": best.source})
+    return rows
 
 
 # --- review queue -------------------------------------------------------------------------------

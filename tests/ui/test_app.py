@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -310,3 +311,29 @@ def test_review_records_a_cause_outside_the_conversation_and_refuses_words_from_
     at.run()
     (ann,) = _annotations(engine)
     assert (ann.item_id, ann.cause_outside, ann.cause_start, ann.cause_turn) == (target, True, None, None)
+
+
+def test_conversations_page_plots_each_speakers_emotions_along_the_turns(engine, seeded):
+    target = seed_dialogue(engine)
+    with session_scope(engine) as db:  # a person labeled the first turn; the labeler predicted the last
+        first = db.scalar(select(Item).where(Item.conversation_id == "c1", Item.turn == 0))
+        repo.upsert_annotations(db, [{"item_id": first.id, "annotator": "alice", "emotions": ["surprise"],
+                                      "intensity": 0.3, "intensities": {"surprise": 0.3}}], "dashboard")
+    at = login("alice")
+    at.switch_page("views/conversations.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="conversation").value == "c1" and at.selectbox(key="conversation").options == ["c1 (3 turns)"]
+    (table,) = at.dataframe
+    rows = table.value.to_dict("records")
+    assert [(r["turn"], r["speaker"], r["emotions"], r["from"]) for r in rows] == [
+        (0, "Ann", "surprise", "human"), (1, "Bob", "no emotion", "-"), (2, "Ann", "joy", "model")]
+    (chart,) = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["color"]["field"] == "speaker" and spec["encoding"]["x"]["field"] == "turn"
+    assert at.dataframe[0].value["turn"].tolist() == [0, 1, 2] and target
+
+
+def test_conversations_page_says_how_to_get_conversations(seeded):
+    at = login("alice")
+    at.switch_page("views/conversations.py").run()
+    assert not at.exception and "--conversation-field" in at.info[0].value

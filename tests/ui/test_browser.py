@@ -217,6 +217,14 @@ def test_a_dialogue_turn_is_reviewed_below_the_turns_before_it(dashboard: str, t
         cause.press("Enter")
         expect(page.get_by_text(f"Saved item {target}.")).to_be_visible()
 
+        # the conversation's page: each speaker's emotions along the turns
+        page.get_by_role("link", name="Conversations").click()
+        expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+        expect(page.get_by_test_id("stVegaLiteChart")).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "conversations.png"), full_page=True)
+        shutil.copyfile(tmp_path / "conversations.png", LEAD_SCREENSHOT.with_name("dashboard-conversations.png"))
+
     with session_scope(open_database()) as db:
         (ann,) = db.scalars(select(Annotation)).all()
     assert (ann.item_id, ann.cause_turn, ann.cause_text) == (target, 0, "see a movie tomorrow")
