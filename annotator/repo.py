@@ -9,17 +9,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Text, cast, exists, func, insert, select, update
+from sqlalchemy import Connection, DateTime, Text, cast, delete, exists, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from annotator.bloom import BloomFilter
 from annotator.states import AdapterStatus, AnnotationStatus, RunState
-from annotator.tables import Adapter, Annotation, IngestError, IngestRun, Item, Prediction, Project, utcnow
+from annotator.tables import (Adapter, Annotation, IngestError, IngestRun, Item, ItemClaim, Prediction, Project,
+                              utcnow)
 
 # SQLite's limit on bound variables is 32766 since 3.32; stay well under it.
 _SQLITE_CHUNK = 900
@@ -78,6 +79,15 @@ def get_project_or_raise(db: Session, name: str) -> Project:
     return project
 
 
+def lock_row(db: Session, table: Any, row_id: int) -> None:
+    """Lock one row until the transaction ends, so what is read next cannot change under a writer
+    (PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite: its single write lock, taken by a no-op update)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(table.id).where(table.id == row_id).with_for_update())
+    else:
+        db.execute(update(table).where(table.id == row_id).values(id=table.id))
+
+
 def change_project_setting(db: Session, project: Project, key: str, change: Callable[[Any], Any]) -> None:
     """Change one key of a project's settings to ``change(current value)`` without losing another writer's.
 
@@ -87,11 +97,8 @@ def change_project_setting(db: Session, project: Project, key: str, change: Call
     keep their change. A result of None removes the key.
     """
     db.flush()
-    if db.get_bind().dialect.name == "postgresql":
-        fresh = db.execute(select(Project.settings).where(Project.id == project.id).with_for_update()).scalar_one()
-    else:
-        db.execute(update(Project).where(Project.id == project.id).values(id=Project.id))  # take the write lock
-        fresh = db.execute(select(Project.settings).where(Project.id == project.id)).scalar_one()
+    lock_row(db, Project, project.id)
+    fresh = db.execute(select(Project.settings).where(Project.id == project.id)).scalar_one()
     current = dict(fresh or {})
     merged = {k: v for k, v in {**current, key: change(current.get(key))}.items() if v is not None}
     db.execute(update(Project).where(Project.id == project.id).values(settings=merged))
@@ -791,20 +798,25 @@ def _annotated_by(annotator: str) -> Any:
 
 
 def least_confident_unannotated(db: Session, project_id: int, version: str, annotator: str,
-                                limit: int) -> Sequence[Any]:
-    """(item, prediction of ``version``) for items ``annotator`` has not annotated, least confident first."""
+                                limit: int, overlap: int | None = None) -> Sequence[Any]:
+    """(item, prediction of ``version``) for items ``annotator`` has not annotated, least confident first;
+    with ``overlap``, only items with a free slot for them (:func:`has_slot_for`)."""
     return db.execute(
         select(Item, Prediction).join(Prediction, Prediction.item_id == Item.id)
-        .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator))
+        .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator),
+               has_slot_for(annotator, overlap))
         .order_by(Prediction.confidence.asc().nulls_first(), Item.id).limit(limit)
     ).all()
 
 
-def count_unannotated_predicted(db: Session, project_id: int, version: str, annotator: str) -> int:
-    """How many items with a prediction of ``version`` ``annotator`` has not annotated yet."""
+def count_unannotated_predicted(db: Session, project_id: int, version: str, annotator: str,
+                                overlap: int | None = None) -> int:
+    """How many items with a prediction of ``version`` ``annotator`` has not annotated yet (with ``overlap``:
+    and that have a free slot for them)."""
     return db.scalar(
         select(func.count()).select_from(Item).join(Prediction, Prediction.item_id == Item.id)
-        .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator))
+        .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator),
+               has_slot_for(annotator, overlap))
     ) or 0
 
 
@@ -818,6 +830,53 @@ def count_annotated_by_others(db: Session, project_id: int, annotator: str) -> i
     """How many items someone else has an accepted annotation of and ``annotator`` has none."""
     return db.scalar(select(func.count()).select_from(Item).where(
         Item.project_id == project_id, _annotated_by_others(annotator), ~_annotated_by(annotator))) or 0
+
+
+# --- distribution: each item is annotated by `overlap` people; a claim holds a slot while someone works ---
+
+
+def _slots_taken(annotator: str, now: datetime) -> Any:
+    """Accepted annotations of the item plus live claims of other people who have not annotated it."""
+    annotations = select(func.count()).select_from(Annotation).where(
+        Annotation.item_id == Item.id, Annotation.status == AnnotationStatus.ACCEPTED).scalar_subquery()
+    claimant_done = exists().where(Annotation.item_id == ItemClaim.item_id, Annotation.annotator == ItemClaim.annotator,
+                                   Annotation.status == AnnotationStatus.ACCEPTED)
+    claims = select(func.count()).select_from(ItemClaim).where(
+        ItemClaim.item_id == Item.id, ItemClaim.annotator != annotator, ItemClaim.expires_at > now,
+        ~claimant_done).scalar_subquery()
+    return annotations + claims
+
+
+def has_slot_for(annotator: str, overlap: int | None, now: datetime | None = None) -> Any:
+    """SQL condition on Item: ``annotator`` holds a live claim on it, or fewer than ``overlap`` slots are taken
+    (always true for None)."""
+    if overlap is None:
+        return true()
+    now = now or utcnow()
+    mine = exists().where(ItemClaim.item_id == Item.id, ItemClaim.annotator == annotator, ItemClaim.expires_at > now)
+    return or_(mine, _slots_taken(annotator, now) < overlap)
+
+
+def claim_item(db: Session, item_id: int, annotator: str, overlap: int, minutes: float) -> bool:
+    """Take (or renew) ``annotator``'s slot on an item for ``minutes``; False when all ``overlap`` slots are
+    taken by others. The item row is locked first, so two people never both take its last slot."""
+    lock_row(db, Item, item_id)
+    now = utcnow()
+    if not db.scalar(select(has_slot_for(annotator, overlap, now)).select_from(Item).where(Item.id == item_id)):
+        return False
+    until = now + timedelta(minutes=minutes)
+    mine = db.scalar(select(ItemClaim).where(ItemClaim.item_id == item_id, ItemClaim.annotator == annotator))
+    if mine is None:
+        db.add(ItemClaim(item_id=item_id, annotator=annotator, expires_at=until))
+    else:
+        mine.expires_at = until
+    db.flush()
+    return True
+
+
+def release_claim(db: Session, item_id: int, annotator: str) -> None:
+    """Drop ``annotator``'s claim on an item (their annotation now holds the slot, or they moved on)."""
+    db.execute(delete(ItemClaim).where(ItemClaim.item_id == item_id, ItemClaim.annotator == annotator))
 
 
 def _annotated_by_others(annotator: str) -> Any:

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     ui_host: str = Field(default="127.0.0.1", description="Address `annotator ui` listens on.")
     ui_port: int = Field(default=8501, ge=0, le=65535, description="Port `annotator ui` listens on.")
     review_batch_size: int = Field(default=50, ge=1, description="Items the review queue loads at a time.")
+    claim_minutes: float = Field(
+        default=30.0, gt=0, le=24 * 60,
+        description="How long an item shown in the review queue holds one of its overlap slots for that annotator.",
+    )
     context_turns: int = Field(
         default=8, ge=0, le=200,
         description="Earlier turns of its conversation shown above a turn, in the review page and in Label "

@@ -304,6 +304,18 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ItemClaim(Base):
+    """An annotator working on an item in the dashboard: it holds one of the item's ``overlap`` slots until
+    it expires or their annotation takes the slot."""
+
+    __tablename__ = "item_claims"
+    __table_args__ = (UniqueConstraint("item_id", "annotator"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    annotator: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class LoginFailure(Base):
     """Failed dashboard log-ins of one account (``account:<name>``) or one client (``client:<address>``)."""
 

@@ -170,7 +170,9 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
                  limit: int = 50) -> list[ReviewItem]:
     """Items ``annotator`` has not annotated yet, least confident prediction first, or most disagreed first.
 
-    ``confidence``: items predicted by the reference version, by ascending confidence (unknown first).
+    ``confidence``: items predicted by the reference version that still need someone (fewer than the
+    project's ``overlap`` annotations and claims of others: :func:`claim`), by ascending confidence (unknown
+    first).
     ``disagreement``: items others annotated, by 1 - mean pairwise Jaccard between the label sets of
     the other annotators and the labeler (labeler-human disagreement counts when one person annotated).
     """
@@ -182,7 +184,7 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
     if order == "confidence":
         if version is None:
             return []
-        rows = repo.least_confident_unannotated(db, project.id, version, annotator, limit)
+        rows = repo.least_confident_unannotated(db, project.id, version, annotator, limit, overlap(project))
         return [_review_item(db, item, pred, threshold) for item, pred in rows]
     return _by_disagreement(db, project, annotator, version, threshold, limit)
 
@@ -195,7 +197,25 @@ def review_waiting(db: Session, project_name: str, annotator: str, order: str = 
     if order == "disagreement":
         return repo.count_annotated_by_others(db, project.id, annotator)
     version = reference_version(db, project)
-    return 0 if version is None else repo.count_unannotated_predicted(db, project.id, version, annotator)
+    return 0 if version is None else repo.count_unannotated_predicted(db, project.id, version, annotator,
+                                                                      overlap(project))
+
+
+def overlap(project: Project) -> int:
+    """How many people should annotate each item of the project (its ``overlap`` setting, default 1)."""
+    return int((project.settings or {}).get("overlap", 1))
+
+
+def claim(db: Session, project_name: str, item_id: int, annotator: str) -> bool:
+    """Hold one of the item's overlap slots for ``annotator`` while they work on it
+    (``ANNOTATOR_CLAIM_MINUTES``); False when other people hold or filled them all."""
+    project = repo.get_project_or_raise(db, project_name)
+    return repo.claim_item(db, item_id, annotator, overlap(project), get_settings().claim_minutes)
+
+
+def release(db: Session, item_id: int, annotator: str) -> None:
+    """Give up ``annotator``'s slot on an item (they skipped it)."""
+    repo.release_claim(db, item_id, annotator)
 
 
 def _by_disagreement(db: Session, project: Project, annotator: str, version: str | None, threshold: Thresholds,
@@ -338,6 +358,7 @@ def save_correction(db: Session, project_name: str, item_id: int, annotator: str
         "based_on_adapter": based_on_adapter, "lead_time": lead_time,
     }
     repo.upsert_annotations(db, [row], "dashboard")
+    repo.release_claim(db, item_id, annotator)  # the annotation holds the slot now
     saved = repo.annotation_of(db, item_id, annotator)
     assert saved is not None  # just upserted in this transaction
     return saved

@@ -337,3 +337,14 @@ def test_conversations_page_says_how_to_get_conversations(seeded):
     at = login("alice")
     at.switch_page("views/conversations.py").run()
     assert not at.exception and "--conversation-field" in at.info[0].value
+
+
+def test_an_item_open_in_one_review_is_not_offered_to_another_annotator(engine, seeded):
+    first, second, third = seeded.item_ids
+    alice = _open_review("alice")
+    assert f"item {second}" in alice.caption[0].value  # alice now holds its one slot (overlap 1)
+    root = _open_review("root")
+    assert f"item {third}" in root.caption[0].value and "2 waiting" in root.caption[0].value
+    _submit(alice, "Skip")  # alice gives it up: the next person gets it
+    alice.run()
+    assert f"item {second}" in _open_review("root").caption[0].value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -9,7 +11,8 @@ from annotator import repo
 from annotator.correct import dashboard
 from annotator.db import session_scope
 from annotator.repo import NotFound
-from annotator.tables import AgreementReport, Annotation
+from annotator.settings import get_settings
+from annotator.tables import AgreementReport, Annotation, ItemClaim
 from tests.ui.conftest import ITEMS, VERSION
 from ui.render import highlight_html
 
@@ -26,8 +29,36 @@ def test_queue_orders_by_confidence_and_drops_what_i_annotated(engine, seeded):
         dashboard.save_correction(db, "demo", second, "alice", ["anger"], 0.7, None)
     with session_scope(engine) as db:
         assert [r.item_id for r in dashboard.review_queue(db, "demo", "alice")] == [third, first]
-        assert len(dashboard.review_queue(db, "demo", "bob")) == 3  # others still see it
+        # overlap 1 (the default): alice's annotation filled the item's one slot, so bob no longer gets it
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob")] == [third, first]
         assert len(dashboard.review_queue(db, "demo", "alice", limit=1)) == 1
+        repo.change_project_setting(db, repo.get_project_or_raise(db, "demo"), "overlap", lambda _: 2)
+    with session_scope(engine) as db:  # overlap 2: it needs one more person
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob")] == [second, third, first]
+
+
+def test_an_item_shown_to_one_annotator_holds_its_slot_until_saved_skipped_or_expired(engine, seeded, monkeypatch):
+    first, second, third = seeded.item_ids
+    with session_scope(engine) as db:
+        assert dashboard.claim(db, "demo", second, "alice")
+        assert dashboard.claim(db, "demo", second, "alice")  # renewing one's own claim
+        assert not dashboard.claim(db, "demo", second, "bob")  # overlap 1: the slot is alice's
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob")] == [third, first]
+        assert dashboard.review_waiting(db, "demo", "bob") == 2
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "alice")] == [second, third, first]
+        dashboard.release(db, second, "alice")  # alice skipped it
+        assert dashboard.claim(db, "demo", second, "bob")
+        dashboard.save_correction(db, "demo", second, "bob", ["anger"], 0.5, None)
+        assert not db.scalars(select(ItemClaim)).all()  # the annotation holds the slot now
+        assert not dashboard.claim(db, "demo", second, "alice")
+        # a claim that has expired frees its slot
+        monkeypatch.setenv("ANNOTATOR_CLAIM_MINUTES", "0.0001")
+        get_settings.cache_clear()
+        assert dashboard.claim(db, "demo", third, "carol")
+    time.sleep(0.05)
+    with session_scope(engine) as db:
+        assert dashboard.claim(db, "demo", third, "dave")
+    get_settings.cache_clear()
 
 
 def test_queue_by_disagreement(engine, seeded):
@@ -122,3 +153,36 @@ def test_highlight_html_escapes_and_marks():
     html = highlight_html("a <b>x</b> & y", 2, 10)
     assert "<mark>&lt;b&gt;x&lt;/b&gt;</mark>" in html and "&amp; y" in html and "<b>" not in html
     assert "<mark>" not in highlight_html("abc", None, None) and "<mark>" not in highlight_html("abc", 2, 9)
+
+
+def test_two_annotators_at_once_never_both_take_the_last_slot(engine, seeded):
+    """Many rounds of two people claiming the same item at the same moment: exactly one gets it each time."""
+    import threading
+
+    from annotator.hashing import content_hash
+    from annotator.tables import Item
+
+    with session_scope(engine) as db:
+        project = repo.get_project_or_raise(db, "demo")
+        items = [Item(project_id=project.id, text=f"race {n}", content_hash=content_hash(f"race {n}"))
+                 for n in range(15)]
+        db.add_all(items)
+        db.flush()
+        ids = [i.id for i in items]
+    for item_id in ids:
+        barrier, won = threading.Barrier(2), []
+
+        def take(name: str, item_id: int = item_id) -> None:
+            barrier.wait()
+            with session_scope(engine) as db:
+                if dashboard.claim(db, "demo", item_id, name):
+                    won.append(name)
+
+        threads = [threading.Thread(target=take, args=(name,)) for name in ("alice", "bob")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert len(won) == 1, (item_id, won)
+    with session_scope(engine) as db:
+        assert len(db.scalars(select(ItemClaim).where(ItemClaim.item_id.in_(ids))).all()) == len(ids)

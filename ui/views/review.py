@@ -39,6 +39,10 @@ with session() as db:
     done_by_me = dashboard.annotations_by(db, project, user["name"])
     waiting = {name: dashboard.review_waiting(db, project, user["name"], name) for name in ORDERS}
 queue = [r for r in queue if r.item_id not in skipped]
+if order == "confidence":  # hold a slot of the item shown; one someone else just filled is passed over
+    with session() as db:
+        while queue and not dashboard.claim(db, project, queue[0].item_id, user["name"]):
+            queue.pop(0)
 waiting_here = max(0, waiting[order] - len(skipped))
 
 flash = st.session_state.pop("review_flash", None)
@@ -114,6 +118,8 @@ with left:
 
 if skip:
     skipped.add(item.item_id)
+    with session() as db:
+        dashboard.release(db, item.item_id, user["name"])  # someone else may take it
     st.rerun()
 if save:
     try:
