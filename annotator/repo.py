@@ -19,8 +19,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from annotator.bloom import BloomFilter
 from annotator.states import AdapterStatus, AnnotationStatus, RunState
-from annotator.tables import (Adapter, Annotation, IngestError, IngestRun, Item, ItemClaim, Prediction, Project,
-                              utcnow)
+from annotator.tables import (Adapter, Annotation, GoldAnswer, IngestError, IngestRun, Item, ItemClaim, Prediction,
+                              Project, utcnow)
 
 # SQLite's limit on bound variables is 32766 since 3.32; stay well under it.
 _SQLITE_CHUNK = 900
@@ -649,6 +649,47 @@ def upsert_annotations(db: Session, rows: Sequence[Mapping[str, Any]], source: s
     return inserted, updated
 
 
+def upsert_gold_answers(db: Session, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    """Insert or replace gold answers by item (``item_id``, ``emotions``, ``intensity``, ``cause_start``,
+    ``cause_end``); returns (inserted, updated). Later rows for the same item win."""
+    by_item = {row["item_id"]: dict(row) for row in rows}
+    existing = {g.item_id: g for lo in range(0, len(by_item), _SQLITE_CHUNK)
+                for g in db.scalars(select(GoldAnswer).where(
+                    GoldAnswer.item_id.in_(list(by_item)[lo : lo + _SQLITE_CHUNK])))}
+    for item_id, values in by_item.items():
+        if item_id in existing:
+            for name, value in values.items():
+                setattr(existing[item_id], name, value)
+        else:
+            db.add(GoldAnswer(**values))
+    db.flush()
+    return len(by_item) - len(existing), len(existing)
+
+
+def gold_answers(db: Session, project_id: int) -> dict[int, tuple[GoldAnswer, str]]:
+    """The project's gold answers and their items' texts, by item id."""
+    rows = db.execute(select(GoldAnswer, Item.text).join(Item, Item.id == GoldAnswer.item_id)
+                      .where(Item.project_id == project_id))
+    return {gold.item_id: (gold, text) for gold, text in rows}
+
+
+def gold_items_not_done_by(db: Session, project_id: int, annotator: str, version: str | None,
+                           limit: int) -> Sequence[Any]:
+    """(gold item, its prediction of ``version`` or None) for gold items ``annotator`` has not annotated, in id
+    order: every annotator sees every gold item, whatever the overlap."""
+    return db.execute(
+        select(Item, Prediction).join(GoldAnswer, GoldAnswer.item_id == Item.id)
+        .outerjoin(Prediction, (Prediction.item_id == Item.id) & (Prediction.adapter_version == version))
+        .where(Item.project_id == project_id, ~_annotated_by(annotator)).order_by(Item.id).limit(limit)
+    ).all()
+
+
+def count_gold_not_done_by(db: Session, project_id: int, annotator: str) -> int:
+    """How many gold items of the project ``annotator`` has not annotated."""
+    return db.scalar(select(func.count()).select_from(Item).join(GoldAnswer, GoldAnswer.item_id == Item.id)
+                     .where(Item.project_id == project_id, ~_annotated_by(annotator))) or 0
+
+
 # --- reads several links share (review, agreement, consensus, status) ------------------------------------
 
 
@@ -800,11 +841,12 @@ def _annotated_by(annotator: str) -> Any:
 def least_confident_unannotated(db: Session, project_id: int, version: str, annotator: str,
                                 limit: int, overlap: int | None = None) -> Sequence[Any]:
     """(item, prediction of ``version``) for items ``annotator`` has not annotated, least confident first;
-    with ``overlap``, only items with a free slot for them (:func:`has_slot_for`)."""
+    with ``overlap``, only items with a free slot for them (:func:`has_slot_for`). Gold items are left out:
+    the review queue mixes them in at the project's rate."""
     return db.execute(
         select(Item, Prediction).join(Prediction, Prediction.item_id == Item.id)
         .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator),
-               has_slot_for(annotator, overlap))
+               has_slot_for(annotator, overlap), ~_is_gold())
         .order_by(Prediction.confidence.asc().nulls_first(), Item.id).limit(limit)
     ).all()
 
@@ -812,11 +854,11 @@ def least_confident_unannotated(db: Session, project_id: int, version: str, anno
 def count_unannotated_predicted(db: Session, project_id: int, version: str, annotator: str,
                                 overlap: int | None = None) -> int:
     """How many items with a prediction of ``version`` ``annotator`` has not annotated yet (with ``overlap``:
-    and that have a free slot for them)."""
+    and that have a free slot for them), gold items left out."""
     return db.scalar(
         select(func.count()).select_from(Item).join(Prediction, Prediction.item_id == Item.id)
         .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator),
-               has_slot_for(annotator, overlap))
+               has_slot_for(annotator, overlap), ~_is_gold())
     ) or 0
 
 
@@ -845,6 +887,10 @@ def _slots_taken(annotator: str, now: datetime) -> Any:
         ItemClaim.item_id == Item.id, ItemClaim.annotator != annotator, ItemClaim.expires_at > now,
         ~claimant_done).scalar_subquery()
     return annotations + claims
+
+
+def _is_gold() -> Any:
+    return exists().where(GoldAnswer.item_id == Item.id)
 
 
 def has_slot_for(annotator: str, overlap: int | None, now: datetime | None = None) -> Any:

@@ -304,6 +304,20 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class GoldAnswer(Base):
+    """The known answer of a gold (honeypot) item: mixed into review queues like any other item, and every
+    annotator's answer to it is scored against this one."""
+
+    __tablename__ = "gold_answers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    emotions: Mapped[list[Any]] = mapped_column(JSON)
+    intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cause_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ItemClaim(Base):
     """An annotator working on an item in the dashboard: it holds one of the item's ``overlap`` slots until
     it expires or their annotation takes the slot."""

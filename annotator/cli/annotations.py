@@ -33,12 +33,17 @@ def import_cmd(
 
     Example: annotator annotations import prior.jsonl --project reddit --errors-out bad.jsonl
     """
+    run_import(path, project, id_field, errors_out, gold=False)
+
+
+def run_import(path: str, project: str, id_field: str, errors_out: Path | None, gold: bool) -> None:
+    """Import a JSONL file of annotations (or of gold answers), print the summary, exit 1 on rejected lines."""
     if path != "-" and not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
     check_errors_out(errors_out, path)
     with ExitStack() as stack:
         out = stack.enter_context(open(errors_out, "wb")) if errors_out else None
-        s = import_annotations(database(), project, path, id_field=id_field, errors_out=out)
+        s = import_annotations(database(), project, path, id_field=id_field, errors_out=out, gold=gold)
     console.print(f"{s.source}: {s.rows_read:,} lines read: [green]{s.inserted:,} added[/], {s.updated:,} updated, "
                   f"[{'red' if s.rejected else 'green'}]{s.rejected:,} rejected[/]")
     if s.rejected:

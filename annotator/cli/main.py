@@ -7,6 +7,7 @@ import typer
 from annotator.cli import agreement as agreement_cli
 from annotator.cli import annotations as annotations_cli
 from annotator.cli import db, demo, export, ingest, jobs
+from annotator.cli import gold as gold_cli
 from annotator.cli import labelstudio as labelstudio_cli
 from annotator.cli import project
 from annotator.cli import retrain as retrain_cli
@@ -50,6 +51,7 @@ app.command(name="export")(export.export_cmd)
 app.command(name="status")(export.status_cmd)
 app.command(name="demo")(demo.demo_cmd)
 app.add_typer(annotations_cli.app, name="annotations")
+app.add_typer(gold_cli.app, name="gold")
 app.command(name="agreement")(agreement_cli.agreement_cmd)
 app.command(name="prelabel")(jobs.prelabel_cmd)
 app.command(name="jobs")(jobs.jobs_cmd)

@@ -68,8 +68,11 @@ class LineError(ValueError):
 
 
 def import_annotations(engine: Engine, project: str, path: str, *, id_field: str = "id",
-                       errors_out: IO[bytes] | None = None) -> ImportSummary:
-    """Upsert the annotations of JSONL file ``path`` (or ``-``) into ``project``; see the module docstring."""
+                       errors_out: IO[bytes] | None = None, gold: bool = False) -> ImportSummary:
+    """Upsert the annotations of JSONL file ``path`` (or ``-``) into ``project``; see the module docstring.
+
+    ``gold``: the lines are known answers of gold items (no ``annotator``; ``annotator gold import``), upserted
+    by item into ``gold_answers``."""
     summary = ImportSummary(source=path)
     with session_scope(engine) as db:
         proj = repo.get_project_or_raise(db, project)
@@ -80,9 +83,9 @@ def import_annotations(engine: Engine, project: str, path: str, *, id_field: str
         for record in read_jsonl(stream):
             batch.append(record)
             if len(batch) >= BATCH:
-                _store(engine, project_id, labels, id_field, path, batch, summary, errors_out)
+                _store(engine, project_id, labels, id_field, path, batch, summary, errors_out, gold)
                 batch = []
-        _store(engine, project_id, labels, id_field, path, batch, summary, errors_out)
+        _store(engine, project_id, labels, id_field, path, batch, summary, errors_out, gold)
     finally:
         if path != "-":
             stream.close()
@@ -90,7 +93,7 @@ def import_annotations(engine: Engine, project: str, path: str, *, id_field: str
 
 
 def _store(engine: Engine, project_id: int, labels: frozenset[str], id_field: str, source: str,
-           records: list[Record], summary: ImportSummary, errors_out: IO[bytes] | None) -> None:
+           records: list[Record], summary: ImportSummary, errors_out: IO[bytes] | None, gold: bool) -> None:
     """Validate and upsert one batch in one transaction; record its bad lines."""
     if not records:
         return
@@ -106,12 +109,12 @@ def _store(engine: Engine, project_id: int, labels: frozenset[str], id_field: st
         for record in records:
             if record.reason is None:
                 try:
-                    good.append(parse_line(record.fields or {}, items, labels, id_field, turns))
+                    good.append(parse_line(record.fields or {}, items, labels, id_field, turns, gold))
                 except LineError as exc:
                     record.reason, record.message = exc.reason, str(exc)
             if record.reason is not None:
                 bad.append(record)
-        inserted, updated = repo.upsert_annotations(db, good, SOURCE)
+        inserted, updated = repo.upsert_gold_answers(db, good) if gold else repo.upsert_annotations(db, good, SOURCE)
         summary.inserted += inserted
         summary.updated += updated
         repo.add_ingest_errors(db.connection(), [
@@ -135,17 +138,19 @@ def _external_id(fields: dict[str, Any] | None, id_field: str) -> str | None:
 
 
 def parse_line(fields: dict[str, Any], items: dict[str, Item], labels: frozenset[str],
-               id_field: str = "id", turns: Mapping[tuple[str, int], str] | None = None) -> dict[str, Any]:
+               id_field: str = "id", turns: Mapping[tuple[str, int], str] | None = None,
+               gold: bool = False) -> dict[str, Any]:
     """The annotation values of one JSON line, or LineError saying what is wrong with it (``turns``: the text
-    of each (conversation id, turn) a cause may point into)."""
+    of each (conversation id, turn) a cause may point into). ``gold``: a known answer, with no annotator
+    (the values of a gold_answers row)."""
     ext = _external_id(fields, id_field)
     if ext is None:
         raise LineError("missing_id", f"no {id_field!r} (a non-empty string or integer)")
     item = items.get(ext)
     if item is None:
         raise LineError("unknown_item", f"no item with id {ext!r} in this project (ingest it first)")
-    annotator = fields.get("annotator")
-    if not isinstance(annotator, str) or not annotator.strip() or len(annotator) > 200:
+    annotator = "" if gold else fields.get("annotator")
+    if not gold and (not isinstance(annotator, str) or not annotator.strip() or len(annotator) > 200):
         raise LineError("missing_annotator", "'annotator' must be a non-empty string of up to 200 characters")
     emotions = fields.get("emotions", [])
     if not isinstance(emotions, list) or not all(isinstance(e, str) for e in emotions):
@@ -170,6 +175,12 @@ def parse_line(fields: dict[str, Any], items: dict[str, Item], labels: frozenset
     adapter = fields.get("based_on_adapter")
     if adapter is not None and not isinstance(adapter, str):
         raise LineError("invalid_adapter", "'based_on_adapter' must be an adapter version string")
+    if gold:
+        if cause["cause_turn"] is not None or cause["cause_outside"]:
+            raise LineError("invalid_cause", "a gold cause is a span of the item's own text")
+        return {"item_id": item.id, "emotions": emotions, "intensity": None if intensity is None else float(intensity),
+                "cause_start": cause["cause_start"], "cause_end": cause["cause_end"]}
+    assert isinstance(annotator, str)
     return {"item_id": item.id, "annotator": annotator.strip(), "emotions": emotions,
             "intensity": None if intensity is None else float(intensity), "intensities": intensities,
             **cause, "based_on_adapter": adapter}

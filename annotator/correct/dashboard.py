@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.agree.consensus import best_labels, from_humans, from_machine, pick_prediction
 from annotator.agree.distance import masi_similarity
-from annotator.agree.service import agreement_reports
+from annotator.agree.service import agreement_reports, latest_reports
+from annotator.correct.gold import gold_rate, gold_scores
 from annotator.jobs.service import list_jobs
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
@@ -156,6 +157,7 @@ class ReviewItem:
     turn: int | None = None
     speaker: str | None = None
     context: list[ContextTurn] = field(default_factory=list)  # earlier turns, oldest first
+    gold: bool = False  # a gold item (never shown as such: it must look like any other)
 
 
 def reference_version(db: Session, project: Project) -> str | None:
@@ -185,8 +187,29 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
         if version is None:
             return []
         rows = repo.least_confident_unannotated(db, project.id, version, annotator, limit, overlap(project))
-        return [_review_item(db, item, pred, threshold) for item, pred in rows]
+        queue = [_review_item(db, item, pred, threshold) for item, pred in rows]
+        return _mix_gold(db, project, annotator, version, threshold, queue, limit)
     return _by_disagreement(db, project, annotator, version, threshold, limit)
+
+
+def _mix_gold(db: Session, project: Project, annotator: str, version: str | None, threshold: Thresholds,
+              queue: list[ReviewItem], limit: int) -> list[ReviewItem]:
+    """The queue with the gold items ``annotator`` has not done mixed in: the n-th item they are shown (counting
+    what they already annotated) is gold when n is a multiple of 1 / the project's gold rate."""
+    rate = gold_rate(project.settings)
+    golds = repo.gold_items_not_done_by(db, project.id, annotator, version, limit) if rate > 0 else []
+    if not golds:
+        return queue
+    period = max(1, round(1 / rate))
+    done = repo.count_annotations_by(db, project.id, annotator)
+    pending = [_review_item(db, item, pred, threshold) for item, pred in golds]
+    for review in pending:
+        review.gold = True
+    regular, mixed = list(queue), list[ReviewItem]()
+    while len(mixed) < limit and (regular or pending):
+        n = done + len(mixed) + 1  # the how-many-th item this annotator is shown
+        mixed.append(pending.pop(0) if pending and (n % period == 0 or not regular) else regular.pop(0))
+    return mixed
 
 
 def review_waiting(db: Session, project_name: str, annotator: str, order: str = "confidence") -> int:
@@ -197,8 +220,10 @@ def review_waiting(db: Session, project_name: str, annotator: str, order: str = 
     if order == "disagreement":
         return repo.count_annotated_by_others(db, project.id, annotator)
     version = reference_version(db, project)
-    return 0 if version is None else repo.count_unannotated_predicted(db, project.id, version, annotator,
-                                                                      overlap(project))
+    if version is None:
+        return 0
+    gold = repo.count_gold_not_done_by(db, project.id, annotator) if gold_rate(project.settings) > 0 else 0
+    return repo.count_unannotated_predicted(db, project.id, version, annotator, overlap(project)) + gold
 
 
 def overlap(project: Project) -> int:
@@ -385,6 +410,24 @@ def agreement_history(db: Session, project_name: str) -> list[dict[str, Any]]:
          "ci_high": r.ci_high, "n_items": r.n_items, "n_coders": r.n_coders, "created_at": r.created_at}
         for r in reports
     ]
+
+
+def annotator_quality(db: Session, project_name: str) -> list[dict[str, Any]]:
+    """Per annotator: reliability (alpha on the emotion set against the others' leave-one-out consensus, from
+    the latest agreement computation) beside their gold score (:mod:`annotator.correct.gold`)."""
+    project = repo.get_project_or_raise(db, project_name)
+    newest = [r for r in latest_reports(db, project.id) if r.field == "emotions" and r.coders == "human-human"]
+    reliability = (newest[0].details or {}).get("per_annotator", {}) if newest else {}
+    gold = {s.annotator: s for s in gold_scores(db, project_name)}
+    rows = []
+    for name in sorted(set(reliability) | set(gold)):
+        score = gold.get(name)
+        rows.append({"annotator": name, "reliability": (reliability.get(name) or {}).get("alpha"),
+                     "gold_items": score.n_items if score else 0,
+                     "gold_emotion_f1": score.emotion_f1 if score else None,
+                     "gold_intensity_error": score.intensity_mae if score else None,
+                     "gold_cause_f1": score.cause_f1 if score else None})
+    return rows
 
 
 def latest_agreement(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,15 @@ st.title("Agreement")
 
 with session() as db:
     history = dashboard.agreement_history(db, project)
+    quality = dashboard.annotator_quality(db, project)
+if quality:
+    st.subheader("Annotators")
+    st.dataframe(pd.DataFrame(quality).rename(columns={
+        "reliability": "reliability (alpha)", "gold_items": "gold items", "gold_emotion_f1": "gold emotion F1",
+        "gold_intensity_error": "gold intensity error", "gold_cause_f1": "gold cause F1"}),
+        hide_index=True, width="stretch")
+    st.caption("Reliability: each annotator's alpha on the emotion set against the consensus of the others. "
+               "Gold: their answers to gold items (`annotator gold import`) scored against the known answers.")
 if not history:
     st.info("No agreement figures yet. They appear once the agreement job has compared the annotations "
             "(it needs items with more than one annotator).")

@@ -41,7 +41,7 @@ with session() as db:
 queue = [r for r in queue if r.item_id not in skipped]
 if order == "confidence":  # hold a slot of the item shown; one someone else just filled is passed over
     with session() as db:
-        while queue and not dashboard.claim(db, project, queue[0].item_id, user["name"]):
+        while queue and not queue[0].gold and not dashboard.claim(db, project, queue[0].item_id, user["name"]):
             queue.pop(0)
 waiting_here = max(0, waiting[order] - len(skipped))
 
