@@ -129,6 +129,14 @@ class Settings(BaseSettings):
     )
     consensus_intensity: str = Field(default="mean", pattern="^(mean|median)$",
                                      description="How annotators' intensities combine: mean or median.")
+    consensus_gold_min_f1: float = Field(
+        default=0.0, ge=0, le=1,
+        description="Annotators whose mean emotion F1 on gold items is below this are left out of consensus "
+        "(0: nobody is).",
+    )
+    consensus_gold_min_items: int = Field(
+        default=3, ge=1, description="Gold items an annotator must have answered before the gold rule judges them."
+    )
     # -- retraining (annotator retrain): the promotion gate, the tiny-budget knobs, the schedule
     retrain_primary_metric: str = Field(
         default="emotion_macro_f1", description="Gold metric a candidate adapter must improve to be promoted."

@@ -13,11 +13,14 @@ trains, even before it qualifies.
 
 Rules come from ANNOTATOR_CONSENSUS_* settings; a project overrides them with these keys of
 ``Project.settings``: ``min_annotations``, ``min_agreement``, ``gold_fraction``, ``trusted_annotators``,
-``allow_trusted_single``, ``intensity_method``.
+``allow_trusted_single``, ``intensity_method``, ``gold_min_f1``, ``gold_min_items``. With a gold rule
+(``gold_min_f1`` > 0), annotators whose answers to gold items score below it are left out of consensus
+altogether; who was left out and the rules are kept with the dataset (and the training run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -28,6 +31,7 @@ from sqlalchemy import Engine
 
 from annotator import repo
 from annotator.agree.distance import masi_similarity
+from annotator.agree.gold import GoldScore, gold_scores
 from annotator.agree.matrix import Coding
 from annotator.agree.reliability import consensus_coding, loo_pairs, per_annotator
 from annotator.agree.service import load_codings, predicted_coding
@@ -64,6 +68,8 @@ class ConsensusDataset:
     train: list[ConsensusItem]
     gold: list[ConsensusItem]
     data_hash: str
+    left_out: list[str] = field(default_factory=list)  # annotators the gold rule left out
+    rule: dict[str, Any] = field(default_factory=dict)  # the rules this consensus was built with
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class ConsensusRules:
     trusted_annotators: frozenset[str] = field(default_factory=frozenset)
     allow_trusted_single: bool = False
     intensity_method: str = "mean"
+    gold_min_f1: float = 0.0  # annotators under this gold emotion F1 are left out (0: nobody)
+    gold_min_items: int = 3  # ... once they answered this many gold items
 
 
 def consensus_rules(project_settings: dict[str, Any] | None = None) -> ConsensusRules:
@@ -89,7 +97,16 @@ def consensus_rules(project_settings: dict[str, Any] | None = None) -> Consensus
         trusted_annotators=frozenset(own.get("trusted_annotators", s.consensus_trusted_annotators)),
         allow_trusted_single=bool(own.get("allow_trusted_single", s.consensus_allow_trusted_single)),
         intensity_method=str(own.get("intensity_method", s.consensus_intensity)),
+        gold_min_f1=float(own.get("gold_min_f1", s.consensus_gold_min_f1)),
+        gold_min_items=int(own.get("gold_min_items", s.consensus_gold_min_items)),
     )
+
+
+def left_out_by_gold(scores: list[GoldScore], rules: ConsensusRules) -> list[str]:
+    """Annotators the gold rule leaves out of consensus: enough gold items answered, emotion F1 too low."""
+    if rules.gold_min_f1 <= 0:
+        return []
+    return sorted(s.annotator for s in scores if s.n_items >= rules.gold_min_items and s.emotion_f1 < rules.gold_min_f1)
 
 
 def in_gold_slice(digest: str, fraction: float) -> bool:
@@ -114,6 +131,8 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         rules = consensus_rules(proj.settings)
         data = load_codings(db, proj, with_labeler=False)
         originals = _corrected_predictions(db, proj.id, decision_thresholds(db, proj))
+        left_out = left_out_by_gold(gold_scores(db, project), rules)
+    data.humans = [c for c in data.humans if c.coder not in left_out]
     texts = data.texts
     weights = reliability_weights(data.humans, texts)
     by_item: dict[int, list[Coding]] = {}
@@ -143,7 +162,8 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
                               cause=cause, agreement=agreement, n_annotations=len(group),
                               corrected_from=original, intensities=dict(cons.intensities) or None)
         (gold if is_gold else train).append(entry)
-    return ConsensusDataset(train=train, gold=gold, data_hash=_data_hash(train, gold))
+    return ConsensusDataset(train=train, gold=gold, data_hash=_data_hash(train, gold, left_out), left_out=left_out,
+                            rule=dataclasses.asdict(rules) | {"trusted_annotators": sorted(rules.trusted_annotators)})
 
 
 def _corrected_predictions(db: Any, project_id: int, thresholds: Callable[[str], Thresholds]
@@ -167,9 +187,11 @@ def _most_common_original(originals: dict[tuple[int, str], dict[str, Any]], item
     return None
 
 
-def _data_hash(train: list[ConsensusItem], gold: list[ConsensusItem]) -> str:
-    """A hash of exactly what training and evaluation see (texts by content hash)."""
-    rows = [[split, content_hash(i.text), sorted(i.emotions), i.intensity, i.cause, i.corrected_from]
-            + ([sorted(i.intensities.items())] if i.intensities else [])
-            for split, items in (("train", train), ("gold", gold)) for i in items]
+def _data_hash(train: list[ConsensusItem], gold: list[ConsensusItem], left_out: list[str]) -> str:
+    """A hash of exactly what training and evaluation see (texts by content hash), and who was left out."""
+    rows: list[Any] = [[split, content_hash(i.text), sorted(i.emotions), i.intensity, i.cause, i.corrected_from]
+                       + ([sorted(i.intensities.items())] if i.intensities else [])
+                       for split, items in (("train", train), ("gold", gold)) for i in items]
+    if left_out:
+        rows.append(["left_out", left_out])
     return bytes_hash(json.dumps(rows, sort_keys=True).encode())

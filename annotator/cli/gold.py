@@ -11,7 +11,7 @@ from rich.table import Table
 
 from annotator.cli.annotations import run_import
 from annotator.cli.common import console, database, user_errors
-from annotator.correct.gold import gold_scores
+from annotator.agree.gold import gold_scores
 from annotator.db import session_scope
 
 app = typer.Typer(no_args_is_help=True,

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.agree.consensus import best_labels, from_humans, from_machine, pick_prediction
 from annotator.agree.distance import masi_similarity
+from annotator.agree.gold import gold_rate, gold_scores
 from annotator.agree.service import agreement_reports, latest_reports
-from annotator.correct.gold import gold_rate, gold_scores
 from annotator.jobs.service import list_jobs
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
@@ -414,7 +414,7 @@ def agreement_history(db: Session, project_name: str) -> list[dict[str, Any]]:
 
 def annotator_quality(db: Session, project_name: str) -> list[dict[str, Any]]:
     """Per annotator: reliability (alpha on the emotion set against the others' leave-one-out consensus, from
-    the latest agreement computation) beside their gold score (:mod:`annotator.correct.gold`)."""
+    the latest agreement computation) beside their gold score (:mod:`annotator.agree.gold`)."""
     project = repo.get_project_or_raise(db, project_name)
     newest = [r for r in latest_reports(db, project.id) if r.field == "emotions" and r.coders == "human-human"]
     reliability = (newest[0].details or {}).get("per_annotator", {}) if newest else {}

@@ -200,7 +200,7 @@ def _retrain(engine: Engine, job_id: int, run_id: int, project: str, labels: tup
     version = _record(engine, run_id, project, candidate_path, data.data_hash, len(data.train) + len(data.gold),
                       len(examples), len(gold), pairs,
                       candidate_metrics, current_metrics, train_metrics, decision, current, params,
-                      time.time() - started)
+                      time.time() - started, {"rule": data.rule, "left_out": data.left_out})
     relabel_job = None
     if decision.promote and params.relabel:
         relabel_job = _relabel(engine, project, version, params.wait)
@@ -381,8 +381,9 @@ def alpha_against_consensus(gold: Sequence["Example"], scores: Sequence[dict[str
 def _record(engine: Engine, run_id: int, project: str, candidate_path: Path, data_hash: str, n_consensus: int,
             n_train: int, n_gold: int, pairs: Sequence[Any], candidate_metrics: dict[str, float], current_metrics: dict[str, float],
             train_metrics: dict[str, Any], decision: GateDecision, current: AdapterChoice, params: RetrainParams,
-            seconds: float) -> str:
-    """Write the candidate's Adapter row, promote it if the gate said so, and close the TrainingRun."""
+            seconds: float, consensus: dict[str, Any]) -> str:
+    """Write the candidate's Adapter row, promote it if the gate said so, and close the TrainingRun (with the
+    consensus rules its data was built with and who they left out)."""
 
     meta = adapter_meta(candidate_path)
     with session_scope(engine) as db:
@@ -404,7 +405,8 @@ def _record(engine: Engine, run_id: int, project: str, candidate_path: Path, dat
         run.decision, run.reason = (Decision.PROMOTED if decision.promote else Decision.REFUSED), decision.reason
         run.metrics = {"candidate": candidate_metrics, "active": current_metrics, "active_version": current.version,
                        "train": train_metrics, "gate": {**dataclasses.asdict(params.policy()), **decision.as_dict()},
-                       "n_pairs": len(pairs), "duration_s": round(seconds, 2), N_CONSENSUS_KEY: n_consensus}
+                       "n_pairs": len(pairs), "duration_s": round(seconds, 2), N_CONSENSUS_KEY: n_consensus,
+                       "consensus": consensus}
         return adapter.version
 
 

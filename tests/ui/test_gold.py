@@ -11,7 +11,7 @@ import pytest
 from annotator import repo
 from annotator.cli.main import app
 from annotator.correct import dashboard
-from annotator.correct.gold import gold_scores, set_f1
+from annotator.agree.gold import gold_scores, set_f1
 from annotator.db import session_scope
 from annotator.hashing import content_hash
 from annotator.tables import Item, Prediction
@@ -112,3 +112,31 @@ def test_each_annotator_is_scored_on_the_gold_items_they_answered(engine, seeded
 
 def test_set_f1():
     assert set_f1(set(), set()) == 1.0 and set_f1({"joy"}, set()) == 0.0 and set_f1({"a", "b"}, {"a"}) == pytest.approx(2 / 3)
+
+
+def test_the_gold_rule_leaves_a_careless_annotator_out_of_consensus_and_says_so(engine, seeded, runner, tmp_path):
+    """Three gold items: alice answers them right, mallory wrong. With gold_min_f1 0.5 mallory's annotations
+    no longer make consensus (her vote against alice's on a regular item is gone), and the dataset says so."""
+    from annotator.agree.consensus_data import consensus_dataset
+
+    gold_ids = _more_items(engine, 3)
+    runner.invoke(app, ["gold", "import", str(_gold_file(tmp_path, [
+        {"id": f"g{k}", "emotions": ["joy"]} for k in range(3)])), "--project", "demo"])
+    first = seeded.item_ids[0]
+    with session_scope(engine) as db:
+        for item in gold_ids:
+            dashboard.save_correction(db, "demo", item, "alice", ["joy"], None, None)
+            dashboard.save_correction(db, "demo", item, "mallory", ["anger"], None, None)
+        for who, emotions in (("alice", ["joy"]), ("bob", ["joy"]), ("mallory", ["anger"])):
+            dashboard.save_correction(db, "demo", first, who, emotions, None, None)
+        project = repo.get_project_or_raise(db, "demo")
+        repo.change_project_setting(db, project, "gold_fraction", lambda _: 0.0)
+        repo.change_project_setting(db, project, "min_agreement", lambda _: 0.9)
+    before = consensus_dataset(engine, "demo")
+    assert before.left_out == [] and first not in {i.item_id for i in before.train}  # mallory's vote disagrees
+    with session_scope(engine) as db:
+        repo.change_project_setting(db, repo.get_project_or_raise(db, "demo"), "gold_min_f1", lambda _: 0.5)
+    after = consensus_dataset(engine, "demo")
+    assert after.left_out == ["mallory"] and after.rule["gold_min_f1"] == 0.5
+    assert {i.item_id: i.emotions for i in after.train}[first] == {"joy"}
+    assert after.data_hash != before.data_hash
