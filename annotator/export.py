@@ -22,7 +22,7 @@ from annotator.agree.consensus import best_labels, cause_dict
 from annotator.db import session_scope
 from annotator.label.thresholds import Thresholds, decision_thresholds
 from annotator.outputs import STDOUT, open_output
-from annotator.tables import Annotation, Item, Prediction
+from annotator.tables import Adjudication, Annotation, Item, Prediction
 
 EXPORT_FORMATS = ("jsonl", "csv", "hf")
 HF_SHARD_ROWS = 100_000
@@ -65,13 +65,19 @@ def iter_export_rows(db: Session, project_name: str, include_raw: bool = False) 
         ids = [item.id for item in page]
         preds = repo.predictions_for_items(db, ids)
         anns = repo.annotations_for_items(db, ids)
+        settled = repo.adjudications_for_items(db, ids)
         for item in page:
-            yield _row(item, preds[item.id], anns[item.id], thresholds, active, include_raw)
+            yield _row(item, preds[item.id], anns[item.id], thresholds, active, include_raw, settled.get(item.id))
 
 
 def _row(item: Item, preds: list[Prediction], anns: list[Annotation], thresholds: Callable[[str], Thresholds],
-         active: str | None, include_raw: bool) -> dict[str, Any]:
+         active: str | None, include_raw: bool, adjudication: Adjudication | None = None) -> dict[str, Any]:
     best = best_labels(anns, preds, thresholds=thresholds, preferred_adapter=active)
+    if adjudication is not None:  # a reviewer's final label wins over the majority
+        best.emotions, best.intensity, best.source = list(adjudication.emotions), adjudication.intensity, "adjudicated"
+        best.intensities = None
+        best.cause = cause_dict(adjudication.cause_start, adjudication.cause_end, adjudication.cause_text)
+        best.annotators = list(adjudication.annotators)
     if best.cause is not None and best.cause["turn"] is None and not best.cause["outside"]:
         best.cause["turn"] = item.turn  # the turn the span lies in: the item's own (None for a lone item)
     row: dict[str, Any] = {
@@ -80,6 +86,7 @@ def _row(item: Item, preds: list[Prediction], anns: list[Annotation], thresholds
         "emotions": best.emotions, "scores": best.scores, "intensity": best.intensity,
         "intensities": best.intensities, "cause": best.cause,
         "label_source": best.source, "adapter_version": best.adapter_version, "annotators": best.annotators,
+        "adjudicated_by": adjudication.reviewer if adjudication is not None else None,
     }
     if include_raw:
         row["predictions"] = [_prediction_dict(p) for p in preds]
@@ -118,7 +125,7 @@ def _write_jsonl(rows: Iterator[dict[str, Any]], out: Path) -> ExportSummary:
 
 CSV_COLUMNS = ["id", "external_id", "conversation_id", "turn", "speaker", "text", "emotions", "intensity",
                "cause_start", "cause_end", "cause_text", "cause_turn", "cause_outside",
-               "label_source", "adapter_version", "annotators", "scores", "intensities", "meta"]
+               "label_source", "adapter_version", "annotators", "adjudicated_by", "scores", "intensities", "meta"]
 
 
 def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> ExportSummary:
@@ -131,7 +138,7 @@ def _write_csv(rows: Iterator[dict[str, Any]], out: Path, include_raw: bool) -> 
             cause = row["cause"] or {}
             flat = {
                 **{k: row[k] for k in ("id", "external_id", "conversation_id", "turn", "speaker", "text", "intensity",
-                                       "label_source", "adapter_version")},
+                                       "label_source", "adapter_version", "adjudicated_by")},
                 "emotions": ";".join(row["emotions"]), "annotators": ";".join(row["annotators"]),
                 "cause_start": cause.get("start"), "cause_end": cause.get("end"), "cause_text": cause.get("text"),
                 "cause_turn": cause.get("turn"), "cause_outside": cause.get("outside"),
@@ -160,7 +167,8 @@ def _hf_schema(labels: list[str], include_raw: bool) -> Any:
         ("intensity", pa.float64()),
         ("intensities", pa.struct([(label, pa.float64()) for label in labels])),
         ("cause", span), ("label_source", pa.string()),
-        ("adapter_version", pa.string()), ("annotators", pa.list_(pa.string())), ("meta", pa.string()),
+        ("adapter_version", pa.string()), ("annotators", pa.list_(pa.string())), ("adjudicated_by", pa.string()),
+        ("meta", pa.string()),
     ]
     if include_raw:
         fields += [("predictions", pa.string()), ("annotations", pa.string())]

@@ -19,8 +19,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from annotator.bloom import BloomFilter
 from annotator.states import AdapterStatus, AnnotationStatus, RunState
-from annotator.tables import (Adapter, Annotation, GoldAnswer, IngestError, IngestRun, Item, ItemClaim, Prediction,
-                              Project, utcnow)
+from annotator.tables import (Adapter, Adjudication, Annotation, GoldAnswer, IngestError, IngestRun, Item, ItemClaim,
+                              Prediction, Project, utcnow)
 
 # SQLite's limit on bound variables is 32766 since 3.32; stay well under it.
 _SQLITE_CHUNK = 900
@@ -682,6 +682,44 @@ def gold_items_not_done_by(db: Session, project_id: int, annotator: str, version
         .outerjoin(Prediction, (Prediction.item_id == Item.id) & (Prediction.adapter_version == version))
         .where(Item.project_id == project_id, ~_annotated_by(annotator)).order_by(Item.id).limit(limit)
     ).all()
+
+
+def items_to_adjudicate(db: Session, project_id: int, minimum: int = 2) -> Sequence[Item]:
+    """Items with at least ``minimum`` accepted annotations and no adjudication yet, in id order."""
+    annotated = select(func.count()).select_from(Annotation).where(
+        Annotation.item_id == Item.id, Annotation.status == AnnotationStatus.ACCEPTED).scalar_subquery()
+    return db.scalars(select(Item).where(Item.project_id == project_id, annotated >= minimum,
+                                         ~exists().where(Adjudication.item_id == Item.id))
+                      .order_by(Item.id)).all()
+
+
+def adjudications_for_items(db: Session, item_ids: Sequence[int]) -> dict[int, Adjudication]:
+    """The adjudication of each of the items that has one, by item id."""
+    out: dict[int, Adjudication] = {}
+    for lo in range(0, len(item_ids), _SQLITE_CHUNK):
+        out.update({a.item_id: a for a in db.scalars(select(Adjudication).where(
+            Adjudication.item_id.in_(list(item_ids[lo : lo + _SQLITE_CHUNK]))))})
+    return out
+
+
+def project_adjudications(db: Session, project_id: int) -> dict[int, Adjudication]:
+    """Every adjudication of the project, by item id."""
+    return {a.item_id: a for a in db.scalars(select(Adjudication).join(Item, Item.id == Adjudication.item_id)
+                                             .where(Item.project_id == project_id))}
+
+
+def upsert_adjudication(db: Session, values: Mapping[str, Any]) -> Adjudication:
+    """Store (or replace) the adjudication of ``values["item_id"]``."""
+    row = db.scalar(select(Adjudication).where(Adjudication.item_id == values["item_id"]))
+    if row is None:
+        row = Adjudication(**values)
+        db.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.created_at = utcnow()
+    db.flush()
+    return row
 
 
 def count_gold_not_done_by(db: Session, project_id: int, annotator: str) -> int:

@@ -304,6 +304,24 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Adjudication(Base):
+    """A reviewer's final label for an item its annotators disagreed on: it becomes the item's consensus."""
+
+    __tablename__ = "adjudications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    emotions: Mapped[list[Any]] = mapped_column(JSON)
+    intensity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cause_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cause_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # whose answer the reviewer took as it was (an annotator's name, "labeler"), or None: edited
+    chosen_from: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    annotators: Mapped[list[Any]] = mapped_column(JSON)  # whose annotations the reviewer saw
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class GoldAnswer(Base):
     """The known answer of a gold (honeypot) item: mixed into review queues like any other item, and every
     annotator's answer to it is scored against this one."""

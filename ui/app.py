@@ -15,6 +15,7 @@ pages = [
     st.Page("views/review.py", title="Review queue", icon=":material/rate_review:"),
     st.Page("views/agreement.py", title="Agreement", icon=":material/groups:"),
     st.Page("views/conversations.py", title="Conversations", icon=":material/forum:"),
+    st.Page("views/adjudication.py", title="Adjudication", icon=":material/gavel:"),
     st.Page("views/models.py", title="Models", icon=":material/model_training:"),
 ]
 # Navigation is declared before the log-in so that a page URL opened directly (/review) is remembered and

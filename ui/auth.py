@@ -28,6 +28,12 @@ def is_admin() -> bool:
     return user is not None and user["role"] == "admin"
 
 
+def can_adjudicate() -> bool:
+    """Whether the logged-in user may settle disagreements (reviewers and admins)."""
+    user = current_user()
+    return user is not None and user["role"] in ("reviewer", "admin")
+
+
 def require_login() -> LoggedIn:
     """Return the logged-in user, or show the login form and stop this run."""
     user = current_user()

@@ -4,7 +4,8 @@ Per item: emotions by reliability-weighted majority (each annotator weighted by 
 emotion set against the leave-one-out consensus of the others, floored at ``MIN_WEIGHT``), intensity by
 the mean or median, cause by token majority turned back into a span (:mod:`annotator.agree.consensus`).
 
-An item becomes training data when it has at least ``min_annotations`` human annotations and its
+An item a reviewer adjudicated (:mod:`annotator.correct.adjudication`) takes the reviewer's label as its
+consensus. Otherwise an item becomes training data when it has at least ``min_annotations`` human annotations and its
 agreement (mean pairwise MASI similarity of the emotion sets) reaches ``min_agreement``, or, where the
 project allows it (``allow_trusted_single``), when a trusted annotator corrected it: then the trusted
 annotators' labels are taken as they are. Gold is the hash slice ``gold_fraction`` of the items (by
@@ -59,6 +60,7 @@ class ConsensusItem:
     n_annotations: int
     corrected_from: dict[str, Any] | None = None
     intensities: dict[str, float] | None = None  # per consensus emotion, where annotators gave one
+    adjudicated_by: str | None = None  # the reviewer whose final label this is (then it is the consensus)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         data = load_codings(db, proj, with_labeler=False)
         originals = _corrected_predictions(db, proj.id, decision_thresholds(db, proj))
         left_out = left_out_by_gold(gold_scores(db, project), rules)
+        adjudicated = repo.project_adjudications(db, proj.id)
     data.humans = [c for c in data.humans if c.coder not in left_out]
     texts = data.texts
     weights = reliability_weights(data.humans, texts)
@@ -145,6 +148,18 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         text = context.own_text
         agreement = masi_similarity([c.emotions for c in group])
         is_gold = in_gold_slice(content_hash(text), rules.gold_fraction)
+        final = adjudicated.get(item_id)
+        if final is not None:  # a reviewer settled it: their label is the consensus
+            cause = as_span(final.cause_start, final.cause_end)
+            original = _most_common_original(originals, item_id, data.based_on.get(item_id, []))
+            if original is not None and set(original["emotions"]) == set(final.emotions) and \
+                    as_span(*(original["cause"] or (None, None))) == cause:
+                original = None
+            (gold if is_gold else train).append(ConsensusItem(
+                item_id=item_id, text=text, emotions=frozenset(final.emotions), intensity=final.intensity,
+                cause=cause, agreement=agreement, n_annotations=len(group), corrected_from=original,
+                adjudicated_by=final.reviewer))
+            continue
         if len(group) >= rules.min_annotations and agreement >= rules.min_agreement:
             chosen = group
         elif not is_gold and rules.allow_trusted_single and any(c.coder in rules.trusted_annotators for c in group):

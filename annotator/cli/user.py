@@ -32,8 +32,8 @@ _PASSWORD_HELP = ("The password itself. Avoid it: it shows in `ps` and the shell
 @user_errors
 def add_cmd(
     name: str = typer.Argument(..., help="Login name; corrections are stored under it."),
-    role: str = typer.Option("annotator", "--role", "-r", help=f"One of: {', '.join(ROLES)}. Admins can retrain, "
-                             "promote and roll back adapters."),
+    role: str = typer.Option("annotator", "--role", "-r", help=f"One of: {', '.join(ROLES)}. Reviewers (and admins) "
+                             "adjudicate disagreements; admins can retrain, promote and roll back adapters."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help=_STDIN_HELP),
     password: str = typer.Option(None, "--password", help=_PASSWORD_HELP),
 ) -> None:

@@ -22,7 +22,7 @@ from annotator.tables import LoginFailure, User, utcnow
 
 log = logging.getLogger("annotator.auth")
 
-ROLES = ("annotator", "admin")
+ROLES = ("annotator", "reviewer", "admin")  # a reviewer also adjudicates; an admin does everything
 MIN_PASSWORD_CHARS = 8
 
 # scrypt cost: n=2**14, r=8 needs 16 MiB and ~50 ms here, the interactive-login figure from the scrypt paper.

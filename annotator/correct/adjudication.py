@@ -1,0 +1,100 @@
+"""Adjudication: items whose annotators disagree beyond the project's threshold go to reviewers, who see every
+annotation and the labeler's answer side by side and pick or edit the final label. That label becomes the
+item's consensus (training data, export) with its provenance: who adjudicated, whose answer they took.
+
+Disagreement is 1 - the mean pairwise MASI similarity of the annotators' emotion sets (the measure consensus
+and the review queue use); an item qualifies at the project's ``adjudicate_above`` setting (default 0.5) with at
+least two accepted annotations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from annotator import repo
+from annotator.agree.consensus import from_humans, from_machine
+from annotator.agree.distance import masi_similarity
+from annotator.label.thresholds import decision_thresholds
+from annotator.states import AnnotationStatus
+from annotator.tables import Adjudication, Item
+
+DEFAULT_ADJUDICATE_ABOVE = 0.5
+LABELER = "labeler"
+
+
+@dataclass
+class AdjudicationItem:
+    """One disputed item: its text, every answer, and a starting proposal (the majority)."""
+
+    item_id: int
+    text: str
+    disagreement: float
+    answers: list[dict[str, Any]]  # {"coder", "emotions", "intensity", "cause"}: annotators, then the labeler
+    proposal: dict[str, Any] = field(default_factory=dict)  # majority emotions, mean intensity, common cause
+
+
+def adjudicate_above(settings: dict[str, Any] | None) -> float:
+    """The project's disagreement threshold for adjudication (``adjudicate_above``, default 0.5)."""
+    return float((settings or {}).get("adjudicate_above", DEFAULT_ADJUDICATE_ABOVE))
+
+
+def adjudication_queue(db: Session, project_name: str, limit: int = 50) -> list[AdjudicationItem]:
+    """Items not yet adjudicated whose annotators disagree at least the project's threshold, most disputed first."""
+    project = repo.get_project_or_raise(db, project_name)
+    threshold = adjudicate_above(project.settings)
+    items = repo.items_to_adjudicate(db, project.id)
+    if not items:
+        return []
+    ids = [i.id for i in items]
+    anns = repo.annotations_for_items(db, ids)
+    labeler = repo.labeling_adapter(db, project)
+    version = labeler.version if labeler else None
+    preds = repo.predictions_of_version(db, ids, version)
+    decide = decision_thresholds(db, project)(version)
+    queue = []
+    for item in items:
+        accepted = [a for a in anns[item.id] if a.status == AnnotationStatus.ACCEPTED]
+        disagreement = 1.0 - masi_similarity([frozenset(a.emotions) for a in accepted])
+        if disagreement < threshold:
+            continue
+        answers = [{"coder": a.annotator, "emotions": list(a.emotions), "intensity": a.intensity,
+                    "cause": a.cause_text} for a in accepted]
+        if item.id in preds:
+            machine = from_machine(preds[item.id], decide)
+            answers.append({"coder": LABELER, "emotions": machine.emotions, "intensity": machine.intensity,
+                            "cause": (machine.cause or {}).get("text")})
+        majority = from_humans(accepted)
+        proposal = {"emotions": majority.emotions, "intensity": majority.intensity, "cause": majority.cause}
+        queue.append(AdjudicationItem(item.id, item.text, disagreement, answers, proposal))
+    queue.sort(key=lambda q: (-q.disagreement, q.item_id))
+    return queue[:limit]
+
+
+def adjudicate(db: Session, project_name: str, item_id: int, reviewer: str, emotions: list[str],
+               intensity: float | None, cause: tuple[int, int] | None, chosen_from: str | None = None) -> Adjudication:
+    """Store ``reviewer``'s final label for an item (replacing an earlier one). ``chosen_from``: the coder
+    whose answer was taken as it was, None when edited. Refuses labels outside the taxonomy, an intensity
+    outside [0, 1], a cause span outside the text and an item nobody annotated."""
+    project = repo.get_project_or_raise(db, project_name)
+    item = db.get(Item, item_id)
+    if item is None or item.project_id != project.id:
+        raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
+    unknown = sorted(set(emotions) - set(project.labels))
+    if unknown:
+        raise ValueError(f"labels not in the project's taxonomy: {', '.join(unknown)}")
+    if intensity is not None and not 0.0 <= intensity <= 1.0:
+        raise ValueError(f"intensity must be between 0 and 1, got {intensity}")
+    if cause is not None and not 0 <= cause[0] < cause[1] <= len(item.text):
+        raise ValueError(f"cause span {cause} is outside the text (0..{len(item.text)})")
+    seen = sorted(a.annotator for a in repo.annotations_for_items(db, [item_id])[item_id]
+                  if a.status == AnnotationStatus.ACCEPTED)
+    if not seen:
+        raise ValueError(f"item {item_id} has no annotation to adjudicate")
+    return repo.upsert_adjudication(db, {
+        "item_id": item_id, "reviewer": reviewer, "emotions": sorted(set(emotions), key=project.labels.index),
+        "intensity": intensity, "cause_start": cause[0] if cause else None, "cause_end": cause[1] if cause else None,
+        "cause_text": item.text[cause[0]:cause[1]] if cause else None, "chosen_from": chosen_from,
+        "annotators": seen})
