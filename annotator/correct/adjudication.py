@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.agree.consensus import from_humans, from_machine
 from annotator.agree.distance import masi_similarity
+from annotator.correct.checks import check_labels
 from annotator.label.thresholds import decision_thresholds
 from annotator.states import AnnotationStatus
-from annotator.tables import Adjudication, Item
+from annotator.tables import Adjudication
 
 DEFAULT_ADJUDICATE_ABOVE = 0.5
 LABELER = "labeler"
@@ -78,23 +79,11 @@ def adjudicate(db: Session, project_name: str, item_id: int, reviewer: str, emot
     """Store ``reviewer``'s final label for an item (replacing an earlier one). ``chosen_from``: the coder
     whose answer was taken as it was, None when edited. Refuses labels outside the taxonomy, an intensity
     outside [0, 1], a cause span outside the text and an item nobody annotated."""
-    project = repo.get_project_or_raise(db, project_name)
-    item = db.get(Item, item_id)
-    if item is None or item.project_id != project.id:
-        raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
-    unknown = sorted(set(emotions) - set(project.labels))
-    if unknown:
-        raise ValueError(f"labels not in the project's taxonomy: {', '.join(unknown)}")
-    if intensity is not None and not 0.0 <= intensity <= 1.0:
-        raise ValueError(f"intensity must be between 0 and 1, got {intensity}")
-    if cause is not None and not 0 <= cause[0] < cause[1] <= len(item.text):
-        raise ValueError(f"cause span {cause} is outside the text (0..{len(item.text)})")
+    checked = check_labels(db, project_name, item_id, emotions, intensity, cause)
     seen = sorted(a.annotator for a in repo.annotations_for_items(db, [item_id])[item_id]
                   if a.status == AnnotationStatus.ACCEPTED)
     if not seen:
         raise ValueError(f"item {item_id} has no annotation to adjudicate")
-    return repo.upsert_adjudication(db, {
-        "item_id": item_id, "reviewer": reviewer, "emotions": sorted(set(emotions), key=project.labels.index),
-        "intensity": intensity, "cause_start": cause[0] if cause else None, "cause_end": cause[1] if cause else None,
-        "cause_text": item.text[cause[0]:cause[1]] if cause else None, "chosen_from": chosen_from,
-        "annotators": seen})
+    adjudicated = {key: checked.fields[key] for key in ("emotions", "intensity", "cause_start", "cause_end", "cause_text")}
+    return repo.upsert_adjudication(db, {"item_id": item_id, "reviewer": reviewer, **adjudicated,
+                                         "chosen_from": chosen_from, "annotators": seen})

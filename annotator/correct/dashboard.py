@@ -21,6 +21,7 @@ from annotator.agree.consensus import best_labels, from_humans, from_machine, pi
 from annotator.agree.distance import masi_similarity
 from annotator.agree.gold import gold_rate, gold_scores
 from annotator.agree.service import agreement_reports, latest_reports
+from annotator.correct.checks import check_labels
 from annotator.jobs.service import list_jobs
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
@@ -351,37 +352,10 @@ def save_correction(db: Session, project_name: str, item_id: int, annotator: str
     text); ``cause_outside``: the cause is not in the conversation (then ``cause`` must be None). Refuses
     labels outside the taxonomy, an intensity outside [0, 1] and a cause span outside its text.
     """
-    project = repo.get_project_or_raise(db, project_name)
-    item = db.get(Item, item_id)
-    if item is None or item.project_id != project.id:
-        raise repo.NotFound(f"no item {item_id} in project {project_name!r}")
-    unknown = sorted(set(emotions) - set(project.labels))
-    if unknown:
-        raise ValueError(f"labels not in the project's taxonomy: {', '.join(unknown)}")
-    per_emotion = {label: float(v) for label, v in (intensities or {}).items() if label in emotions and v is not None}
-    for name, value in [("intensity", intensity), *((f"intensity of {k}", v) for k, v in per_emotion.items())]:
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be between 0 and 1, got {value}")
-    if cause_outside and cause is not None:
-        raise ValueError("a cause outside the conversation has no span")
-    source_text = item.text
-    if cause_turn is not None and cause_turn != item.turn:
-        earlier = repo.conversation_turn(db, item, cause_turn)
-        if earlier is None or item.turn is None or cause_turn > item.turn:
-            raise ValueError(f"turn {cause_turn} is not an earlier turn of this item's conversation")
-        source_text = earlier.text
-    else:
-        cause_turn = None
-    if cause is not None and not 0 <= cause[0] < cause[1] <= len(source_text):
-        raise ValueError(f"cause span {cause} is outside the text (0..{len(source_text)})")
-    row = {
-        "item_id": item_id, "annotator": annotator, "emotions": sorted(set(emotions), key=project.labels.index),
-        "intensity": intensity, "intensities": per_emotion or None,
-        "cause_start": cause[0] if cause else None, "cause_end": cause[1] if cause else None,
-        "cause_text": source_text[cause[0]:cause[1]] if cause is not None else None,
-        "cause_turn": cause_turn if cause is not None else None, "cause_outside": True if cause_outside else None,
-        "based_on_adapter": based_on_adapter, "lead_time": lead_time,
-    }
+    checked = check_labels(db, project_name, item_id, emotions, intensity, cause, intensities=intensities,
+                           cause_turn=cause_turn, cause_outside=cause_outside)
+    row = {"item_id": item_id, "annotator": annotator, **checked.fields,
+           "based_on_adapter": based_on_adapter, "lead_time": lead_time}
     repo.upsert_annotations(db, [row], "dashboard")
     repo.release_claim(db, item_id, annotator)  # the annotation holds the slot now
     saved = repo.annotation_of(db, item_id, annotator)
