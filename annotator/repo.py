@@ -852,6 +852,20 @@ def corrected_predictions(db: Session, project_id: int) -> Sequence[Any]:
     ).all()
 
 
+def annotations_with_prelabels(db: Session, project_id: int) -> Sequence[Any]:
+    """(annotator, emotions, lead time, based_on_adapter, the emotion scores of that adapter's prediction or
+    None) of every accepted human annotation of the project."""
+    return db.execute(
+        select(Annotation.annotator, Annotation.emotions, Annotation.lead_time, Annotation.based_on_adapter,
+               Prediction.emotions)
+        .join(Item, Item.id == Annotation.item_id)
+        .outerjoin(Prediction, (Prediction.item_id == Annotation.item_id)
+                   & (Prediction.adapter_version == Annotation.based_on_adapter))
+        .where(Item.project_id == project_id, Annotation.status == AnnotationStatus.ACCEPTED)
+        .order_by(Annotation.id)
+    ).all()
+
+
 def prediction_scores_newest_first(db: Session, project_id: int) -> Iterable[Any]:
     """(item id, adapter version, emotions as raw JSON text) of every prediction of the project, by item and
     newest first within an item; streamed, so 100k items stay in a few MB."""

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from annotator import repo
+from annotator.agree.prelabel_value import prelabel_value
 from annotator.correct import dashboard
 from annotator.label import adapters
 from annotator.retrain.job import start_retrain
@@ -77,6 +78,20 @@ if is_admin():
         st.success(flash)
 else:
     st.caption("Retraining, promotion and rollback are for admins.")
+
+
+with session() as db:
+    value = prelabel_value(db, project)
+if value.on_prelabel:
+    st.subheader("What the pre-labels are worth")
+    st.markdown(f"Of **{value.on_prelabel:,}** annotations made on a pre-label, **{value.accepted:,}** "
+                f"({value.accepted / value.on_prelabel:.0%}) kept its emotions exactly.")
+    times = [{"situation": t.situation, "annotations": t.annotations, "timed": t.timed,
+              "median seconds per item": t.median_seconds} for t in value.times]
+    st.dataframe(pd.DataFrame(times), hide_index=True, width="stretch")
+    per_label = [{"label": v.label, "proposed": v.proposed, "kept": v.kept, "keep rate": v.keep_rate,
+                  "added by annotators": v.added} for v in value.labels if v.proposed or v.added]
+    st.dataframe(pd.DataFrame(per_label), hide_index=True, width="stretch")
 
 
 @st.fragment(run_every="5s")
