@@ -37,6 +37,7 @@ DEV_SETS = (
     ("gne", "gne", "goemotions"),
     ("emotion_stimulus", "emotion-stimulus", "goemotions"),
     ("reccon", "reccon", "goemotions"),
+    ("emotionlines_friends", "emotionlines", "ekman"),  # each utterance alone (no preceding turns)
 )
 SHOWN = ("emotion_macro_f1", "emotion_micro_f1", "emotion_jaccard", "emotion_ece", "intensity_pearson",
          "intensity_mae", "cause_token_f1", "cause_exact")
