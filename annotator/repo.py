@@ -853,10 +853,10 @@ def corrected_predictions(db: Session, project_id: int) -> Sequence[Any]:
 
 
 def annotations_with_prelabels(db: Session, project_id: int) -> Sequence[Any]:
-    """(annotator, emotions, lead time, based_on_adapter, the emotion scores of that adapter's prediction or
-    None) of every accepted human annotation of the project."""
+    """(emotions, lead time, based_on_adapter, the emotion scores of that adapter's prediction or None) of every
+    accepted human annotation of the project."""
     return db.execute(
-        select(Annotation.annotator, Annotation.emotions, Annotation.lead_time, Annotation.based_on_adapter,
+        select(Annotation.emotions, Annotation.lead_time, Annotation.based_on_adapter,
                Prediction.emotions)
         .join(Item, Item.id == Annotation.item_id)
         .outerjoin(Prediction, (Prediction.item_id == Annotation.item_id)

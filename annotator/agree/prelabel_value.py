@@ -66,7 +66,7 @@ def prelabel_value(db: Session, project_name: str) -> PrelabelValue:
     added: dict[str, int] = defaultdict(int)
     seconds: dict[str, list[float]] = {s: [] for s in SITUATIONS}
     counts: dict[str, int] = dict.fromkeys(SITUATIONS, 0)
-    for _annotator, emotions, lead_time, version, scores in repo.annotations_with_prelabels(db, project.id):
+    for emotions, lead_time, version, scores in repo.annotations_with_prelabels(db, project.id):
         human = set(emotions or [])
         if scores is None:
             situation = "no pre-label"

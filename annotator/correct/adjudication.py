@@ -79,11 +79,11 @@ def adjudicate(db: Session, project_name: str, item_id: int, reviewer: str, emot
     """Store ``reviewer``'s final label for an item (replacing an earlier one). ``chosen_from``: the coder
     whose answer was taken as it was, None when edited. Refuses labels outside the taxonomy, an intensity
     outside [0, 1], a cause span outside the text and an item nobody annotated."""
-    checked = check_labels(db, project_name, item_id, emotions, intensity, cause)
+    fields = check_labels(db, project_name, item_id, emotions, intensity, cause)
     seen = sorted(a.annotator for a in repo.annotations_for_items(db, [item_id])[item_id]
                   if a.status == AnnotationStatus.ACCEPTED)
     if not seen:
         raise ValueError(f"item {item_id} has no annotation to adjudicate")
-    adjudicated = {key: checked.fields[key] for key in ("emotions", "intensity", "cause_start", "cause_end", "cause_text")}
+    adjudicated = {key: fields[key] for key in ("emotions", "intensity", "cause_start", "cause_end", "cause_text")}
     return repo.upsert_adjudication(db, {"item_id": item_id, "reviewer": reviewer, **adjudicated,
                                          "chosen_from": chosen_from, "annotators": seen})

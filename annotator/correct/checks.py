@@ -5,29 +5,19 @@ conversation)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.tables import Item, Project
-
-
-@dataclass(frozen=True)
-class CheckedLabels:
-    """A human label that passed :func:`check_labels`: the item, its project, and the stored fields (emotions
-    in taxonomy order, intensity, intensities, cause_start/end/text, cause_turn, cause_outside)."""
-
-    project: Project
-    item: Item
-    fields: dict[str, Any]
+from annotator.tables import Item
 
 
 def check_labels(db: Session, project_name: str, item_id: int, emotions: list[str], intensity: float | None,
                  cause: tuple[int, int] | None, *, intensities: dict[str, float] | None = None,
-                 cause_turn: int | None = None, cause_outside: bool = False) -> CheckedLabels:
-    """Check one human label for an item and return the fields to store.
+                 cause_turn: int | None = None, cause_outside: bool = False) -> dict[str, Any]:
+    """Check one human label for an item and return the fields to store: emotions in taxonomy order,
+    intensity, intensities, cause_start/end/text, cause_turn, cause_outside.
 
     ``intensities``: an intensity per chosen emotion (those of emotions not chosen are dropped);
     ``cause_turn``: the earlier turn of the item's conversation ``cause`` is a span of (None or the item's own
@@ -58,10 +48,10 @@ def check_labels(db: Session, project_name: str, item_id: int, emotions: list[st
         cause_turn = None
     if cause is not None and not 0 <= cause[0] < cause[1] <= len(source_text):
         raise ValueError(f"cause span {cause} is outside the text (0..{len(source_text)})")
-    return CheckedLabels(project, item, {
+    return {
         "emotions": sorted(set(emotions), key=project.labels.index),
         "intensity": intensity, "intensities": per_emotion or None,
         "cause_start": cause[0] if cause else None, "cause_end": cause[1] if cause else None,
         "cause_text": source_text[cause[0]:cause[1]] if cause is not None else None,
         "cause_turn": cause_turn if cause is not None else None, "cause_outside": True if cause_outside else None,
-    })
+    }

@@ -352,9 +352,9 @@ def save_correction(db: Session, project_name: str, item_id: int, annotator: str
     text); ``cause_outside``: the cause is not in the conversation (then ``cause`` must be None). Refuses
     labels outside the taxonomy, an intensity outside [0, 1] and a cause span outside its text.
     """
-    checked = check_labels(db, project_name, item_id, emotions, intensity, cause, intensities=intensities,
-                           cause_turn=cause_turn, cause_outside=cause_outside)
-    row = {"item_id": item_id, "annotator": annotator, **checked.fields,
+    fields = check_labels(db, project_name, item_id, emotions, intensity, cause, intensities=intensities,
+                          cause_turn=cause_turn, cause_outside=cause_outside)
+    row = {"item_id": item_id, "annotator": annotator, **fields,
            "based_on_adapter": based_on_adapter, "lead_time": lead_time}
     repo.upsert_annotations(db, [row], "dashboard")
     repo.release_claim(db, item_id, annotator)  # the annotation holds the slot now
