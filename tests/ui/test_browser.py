@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from annotator.db import open_database, session_scope
-from annotator.tables import Annotation
-from tests.ui.conftest import ITEMS, PASSWORDS, VERSION, seed, seed_dialogue, seed_every_label
+from annotator.tables import Annotation, Item
+from tests.ui.conftest import ITEMS, PASSWORDS, VERSION, Seeded, seed, seed_dialogue, seed_every_label
 
 CHROMIUM = Path("/usr/bin/chromium")
 LEAD_SCREENSHOT = Path("/tmp/ui_screenshot.png")
@@ -228,3 +228,25 @@ def test_a_dialogue_turn_is_reviewed_below_the_turns_before_it(dashboard: str, t
     with session_scope(open_database()) as db:
         (ann,) = db.scalars(select(Annotation)).all()
     assert (ann.item_id, ann.cause_turn, ann.cause_text) == (target, 0, "see a movie tomorrow")
+
+
+def test_the_models_page_shows_what_the_pre_labels_are_worth(dashboard: str, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    from tests.ui.test_prelabel_value import _annotate
+
+    engine = open_database()
+    with session_scope(engine) as db:
+        item_ids = [i.id for i in db.scalars(select(Item).order_by(Item.id))]
+    _annotate(engine, Seeded("demo", item_ids))
+    with _browser_page(1280, 1200) as page:
+        page.goto(dashboard)
+        _log_in(page)
+        page.get_by_role("link", name="Models").click()
+        expect(page.get_by_role("heading", name="What the pre-labels are worth")).to_be_visible()
+        expect(page.get_by_text("Of 4 annotations made on a pre-label, 3 (75%) kept its emotions exactly.")).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        expect(page.get_by_test_id("stDataFrame")).to_have_count(3)  # adapters, times, per label
+        page.wait_for_timeout(1500)  # the tables are drawn on a canvas after they appear
+        page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
+        shutil.copyfile(tmp_path / "models.png", LEAD_SCREENSHOT.with_name("dashboard-models-prelabels.png"))
