@@ -852,9 +852,10 @@ def corrected_predictions(db: Session, project_id: int) -> Sequence[Any]:
     ).all()
 
 
-def annotations_with_prelabels(db: Session, project_id: int) -> Sequence[Any]:
+def annotations_with_prelabels(db: Session, project_id: int, newest: int | None = None) -> Sequence[Any]:
     """(emotions, lead time, based_on_adapter, the emotion scores of that adapter's prediction or None) of every
-    accepted human annotation of the project."""
+    accepted human annotation of the project, oldest first (``newest``: only the N most recent, newest first)."""
+    order = Annotation.id.desc() if newest is not None else Annotation.id
     return db.execute(
         select(Annotation.emotions, Annotation.lead_time, Annotation.based_on_adapter,
                Prediction.emotions)
@@ -862,7 +863,7 @@ def annotations_with_prelabels(db: Session, project_id: int) -> Sequence[Any]:
         .outerjoin(Prediction, (Prediction.item_id == Annotation.item_id)
                    & (Prediction.adapter_version == Annotation.based_on_adapter))
         .where(Item.project_id == project_id, Annotation.status == AnnotationStatus.ACCEPTED)
-        .order_by(Annotation.id)
+        .order_by(order).limit(newest)
     ).all()
 
 
@@ -891,15 +892,17 @@ def _annotated_by(annotator: str) -> Any:
 
 
 def least_confident_unannotated(db: Session, project_id: int, version: str, annotator: str,
-                                limit: int, overlap: int | None = None) -> Sequence[Any]:
-    """(item, prediction of ``version``) for items ``annotator`` has not annotated, least confident first;
-    with ``overlap``, only items with a free slot for them (:func:`has_slot_for`). Gold items are left out:
-    the review queue mixes them in at the project's rate."""
+                                limit: int, overlap: int | None = None, randomly: bool = False) -> Sequence[Any]:
+    """(item, prediction of ``version``) for items ``annotator`` has not annotated, least confident first
+    (``randomly``: a sample in a fixed shuffled order, so a page drawn twice shows the same items); with ``overlap``, only items with a free slot for them
+    (:func:`has_slot_for`). Gold items are left out: the review queue mixes them in at the project's rate."""
+    shuffled = (Item.id * 2654435761) % 4294967291  # a fixed permutation of ids (Knuth's multiplicative hash)
+    order = (shuffled, Item.id) if randomly else (Prediction.confidence.asc().nulls_first(), Item.id)
     return db.execute(
         select(Item, Prediction).join(Prediction, Prediction.item_id == Item.id)
         .where(Item.project_id == project_id, Prediction.adapter_version == version, ~_annotated_by(annotator),
                has_slot_for(annotator, overlap), ~_is_gold())
-        .order_by(Prediction.confidence.asc().nulls_first(), Item.id).limit(limit)
+        .order_by(*order).limit(limit)
     ).all()
 
 

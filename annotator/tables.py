@@ -132,6 +132,8 @@ class Prediction(Base):
     cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # models.onepass.embedding: 64 float16 numbers (one-pass readout), what "what to label next" compares
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # backend, task versions
     job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

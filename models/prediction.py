@@ -11,6 +11,8 @@ class Prediction:
 
     ``intensities``: an intensity per emotion (the one-pass readout); ``intensity`` is then that of the most
     probable emotion. The instruction readout gives only the item's overall ``intensity``.
+    ``embedding``: a small fixed-size vector of the item (the one-pass readout, :mod:`models.onepass.embedding`)
+    that choosing what to label next compares items by; None from the instruction readout.
     """
 
     emotions: dict[str, float]
@@ -18,3 +20,4 @@ class Prediction:
     cause: tuple[int, int, str] | None
     adapter_version: str
     intensities: dict[str, float] | None = None
+    embedding: tuple[float, ...] | None = None

@@ -45,8 +45,10 @@ def _ls_errors(func: F) -> F:
 def push_cmd(
     project: str = typer.Option(..., "--project", "-p", help="Our project name."),
     limit: int = typer.Option(None, "--limit", min=1, help="Send at most N items this time."),
-    order: str = typer.Option("uncertainty", "--order",
-                              help="uncertainty (lowest confidence first), random, or id."),
+    order: str = typer.Option("selected", "--order",
+                              help="selected (what teaches the labeler most: uncertainty, labeler-human "
+                                   "disagreement, rare labels, diversity), uncertainty (lowest confidence "
+                                   "first), random, or id."),
 ) -> None:
     """Create or find the project's Label Studio project and import its items as tasks, with the current
     predictions embedded. Sends only new or re-predicted items; an interrupted push resumes without duplicates.

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -22,13 +23,14 @@ from annotator.agree.distance import masi_similarity
 from annotator.agree.gold import gold_rate, gold_scores
 from annotator.agree.service import agreement_reports, latest_reports
 from annotator.correct.checks import check_labels
+from annotator.correct.selection_data import select_unannotated
 from annotator.jobs.service import list_jobs
 from annotator.label.thresholds import Thresholds, decided, decision_thresholds
 from annotator.settings import get_settings
 from annotator.states import AnnotationStatus
 from annotator.tables import Annotation, Item, Job, Prediction, Project
 
-REVIEW_ORDERS = ("confidence", "disagreement")
+REVIEW_ORDERS = ("selected", "confidence", "disagreement")
 
 
 # --- overview -----------------------------------------------------------------------------------
@@ -169,10 +171,13 @@ def reference_version(db: Session, project: Project) -> str | None:
     return repo.newest_prediction_version(db, project.id)
 
 
-def review_queue(db: Session, project_name: str, annotator: str, order: str = "confidence",
+def review_queue(db: Session, project_name: str, annotator: str, order: str = "selected",
                  limit: int = 50) -> list[ReviewItem]:
-    """Items ``annotator`` has not annotated yet, least confident prediction first, or most disagreed first.
+    """Items ``annotator`` has not annotated yet: the selector's choice, least confident prediction first, or
+    most disagreed first.
 
+    ``selected``: the same items as ``confidence`` would offer, in the order of "what to label next"
+    (:mod:`annotator.correct.selection`: uncertainty, labeler-human disagreement, rare labels, diversity).
     ``confidence``: items predicted by the reference version that still need someone (fewer than the
     project's ``overlap`` annotations and claims of others: :func:`claim`), by ascending confidence (unknown
     first).
@@ -184,10 +189,12 @@ def review_queue(db: Session, project_name: str, annotator: str, order: str = "c
     project = repo.get_project_or_raise(db, project_name)
     version = reference_version(db, project)
     threshold = decision_thresholds(db, project)(version)
-    if order == "confidence":
+    if order in ("selected", "confidence"):
         if version is None:
             return []
-        rows = repo.least_confident_unannotated(db, project.id, version, annotator, limit, overlap(project))
+        rows: Sequence[Any] = (
+            select_unannotated(db, project, version, annotator, limit, overlap(project)) if order == "selected"
+            else repo.least_confident_unannotated(db, project.id, version, annotator, limit, overlap(project)))
         queue = [_review_item(db, item, pred, threshold) for item, pred in rows]
         return _mix_gold(db, project, annotator, version, threshold, queue, limit)
     return _by_disagreement(db, project, annotator, version, threshold, limit)
@@ -213,7 +220,7 @@ def _mix_gold(db: Session, project: Project, annotator: str, version: str | None
     return mixed
 
 
-def review_waiting(db: Session, project_name: str, annotator: str, order: str = "confidence") -> int:
+def review_waiting(db: Session, project_name: str, annotator: str, order: str = "selected") -> int:
     """How many items the review queue in ``order`` holds for ``annotator`` in all (it loads them in batches)."""
     if order not in REVIEW_ORDERS:
         raise ValueError(f"unknown order {order!r}; use one of: {', '.join(REVIEW_ORDERS)}")

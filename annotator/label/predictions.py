@@ -6,7 +6,10 @@ table's rows and anything else that has these fields (a test's simple object, a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
+
+import numpy as np
 
 
 class PredictionFields(Protocol):
@@ -20,3 +23,13 @@ class PredictionFields(Protocol):
     cause_end: int | None
     cause_text: str | None
     confidence: float | None
+
+
+def pack_embedding(vector: Sequence[float]) -> bytes:
+    """A prediction's embedding as stored in ``predictions.embedding``: float16, little-endian."""
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def unpack_embedding(blob: bytes | None) -> np.ndarray | None:
+    """A stored embedding back as float32 (None stays None)."""
+    return None if blob is None else np.frombuffer(blob, dtype="<f2").astype(np.float32)

@@ -36,6 +36,7 @@ from annotator.label.adapters import (
     resolve_adapter,
     resolve_device,
 )
+from annotator.label.predictions import pack_embedding
 from annotator.label.thresholds import DEFAULT_THRESHOLD, decision_margin
 from annotator.settings import get_settings
 from annotator.states import AdapterStatus, JobKind, JobState
@@ -267,6 +268,7 @@ def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any) ->
         "cause_text": cause[2] if cause else None,
         # how sure the least certain decision is, at the labeler's own thresholds (0.5 where it has none)
         "confidence": decision_margin(prediction.emotions, labeler.thresholds or DEFAULT_THRESHOLD),
+        "embedding": pack_embedding(prediction.embedding) if getattr(prediction, "embedding", None) else None,
         "provenance": {"backend": _backend_name(), "base_model": labeler.base.model_id,
                        "base_sha256": labeler.base.sha256, "device": resolve_device(get_settings().device)},
         "job_id": job_id,

@@ -13,6 +13,7 @@ from typing import Sequence
 import torch
 
 from models.onepass.decode import best_spans, emotion_probabilities, intensities, span_chars
+from models.onepass.embedding import item_embeddings
 from models.onepass.heads import OnePassHeads
 from models.onepass.inputs import Batch, ItemEncoder, make_batch
 from models.onepass.network import OnePassNetwork
@@ -73,7 +74,9 @@ class OnePassReader:
             self.stats["real_tokens"] += int(batch.valid.sum())
             self.stats["slots"] += int(batch.ids.numel())
             names = [taxonomy] if taxonomy is not None else []
-            outputs = self.network.read(self.final_states(batch), batch, names)
+            hidden = self.final_states(batch)
+            outputs = self.network.read(hidden, batch, names)
+            vectors = item_embeddings(hidden, batch.text, batch.last).tolist()
             spans = best_spans(outputs.cause, batch) if outputs.cause is not None else [None] * len(chunk)
             if taxonomy is not None:
                 probs = emotion_probabilities(outputs.taxonomies[taxonomy], own)
@@ -90,6 +93,7 @@ class OnePassReader:
                     cause=span_chars(texts[i], items[i], spans[row]),
                     adapter_version=self.version,
                     intensities=per_emotion,
+                    embedding=tuple(vectors[row]),
                 )
         return out  # type: ignore[return-value]
 

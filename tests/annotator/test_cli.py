@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import typer
+from sqlalchemy import create_engine, text
 from typer.main import get_command
 
 from annotator.cli.main import app
@@ -50,6 +52,12 @@ def test_demo_runs_twice(runner, tmp_path, monkeypatch):
     assert len(rows) == 500 and rows[0]["meta"]["gold_emotions"]
     labeled = [r for r in rows if r["label_source"] == "model"]
     assert len(labeled) == 6, {r["label_source"] for r in rows}
+    # the shipped one-pass adapter stores each item's embedding, which choosing what to label next compares
+    engine = create_engine(os.environ["ANNOTATOR_DATABASE_URL"])
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT embedding FROM predictions")).scalars().all()
+    engine.dispose()
+    assert len(stored) == 6 and all(len(blob) == 128 for blob in stored)
 
 
 def test_error_messages_print_brackets_literally(capsys):

@@ -23,9 +23,9 @@ VERSION = "ekman-v1"
 # (text, probabilities of the labels over 0, intensity, cause phrase, confidence)
 ITEMS = [
     ("I finally got the job and I can't stop smiling!", {"joy": 0.95}, 0.8, "I finally got the job", 0.9),
-    ("The train was cancelled again, third time this week.", {"anger": 0.55, "sadness": 0.4}, 0.5,
+    ("The train was cancelled again, third time this week.", {"anger": 0.52, "sadness": 0.4}, 0.5,
      "The train was cancelled again", 0.2),
-    ("Not sure how I feel about the move <b>tomorrow</b>.", {"fear": 0.5, "surprise": 0.3}, 0.4,
+    ("Not sure how I feel about the move <b>tomorrow</b>.", {"fear": 0.6, "surprise": 0.3}, 0.4,
      "the move <b>tomorrow</b>", 0.6),
 ]
 
@@ -114,5 +114,5 @@ def seed_dialogue(engine: Engine) -> int:
             items.append(item)
         db.flush()
         db.add(Prediction(item_id=items[-1].id, adapter_version=VERSION, confidence=0.01, intensity=0.6,
-                          emotions={label: (0.9 if label == "joy" else 0.02) for label in project.labels}))
+                          emotions={label: (0.51 if label == "joy" else 0.02) for label in project.labels}))
         return items[-1].id

@@ -39,7 +39,7 @@ def test_only_disputed_items_are_queued_and_the_reviewers_label_becomes_the_cons
         (disputed,) = adjudication_queue(db, "demo")
         assert disputed.item_id == third and disputed.disagreement == pytest.approx(1.0)
         assert [a["coder"] for a in disputed.answers] == ["bob", "carol", "labeler"]
-        assert disputed.answers[-1]["emotions"] == ["fear"]  # the labeler's decided answer (fear 0.5)
+        assert disputed.answers[-1]["emotions"] == ["fear"]  # the labeler's decided answer (fear 0.6)
     assert third not in {i.item_id for i in consensus_dataset(engine, "demo").train}  # no agreement: no data
 
     with session_scope(engine) as db:

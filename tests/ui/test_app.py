@@ -146,7 +146,7 @@ def test_review_counts_what_waits_and_explains_an_empty_order(engine, seeded):
     (info,) = texts(at.info)
     assert "none has a disagreement to sort by" in info and "2 items wait" in info
     at.button(key="review_switch_order").click().run()
-    assert at.radio(key="review_order").value == "confidence" and "2 waiting" in at.caption[0].value
+    assert at.radio(key="review_order").value == "selected" and "2 waiting" in at.caption[0].value
 
 
 def test_agreement_page_reads_reports(engine, seeded):

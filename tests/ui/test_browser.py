@@ -250,3 +250,56 @@ def test_the_models_page_shows_what_the_pre_labels_are_worth(dashboard: str, tmp
         page.wait_for_timeout(1500)  # the tables are drawn on a canvas after they appear
         page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
         shutil.copyfile(tmp_path / "models.png", LEAD_SCREENSHOT.with_name("dashboard-models-prelabels.png"))
+
+
+def test_a_reviewer_settles_a_dispute_and_the_agreement_page_shows_each_annotators_gold(
+        dashboard: str, tmp_path: Path):
+    from playwright.sync_api import expect
+    from typer.testing import CliRunner
+
+    from annotator.agree.service import compute_agreement
+    from annotator.cli.main import app
+    from annotator.correct import dashboard as service
+    from annotator.correct.users import add_user
+    from annotator.tables import Adjudication
+    from tests.ui.test_adjudication import _dispute
+    from tests.ui.test_gold import _gold_file, _more_items
+
+    engine = open_database()
+    with session_scope(engine) as db:
+        item_ids = [i.id for i in db.scalars(select(Item).order_by(Item.id))]
+        add_user(db, "rita", "rita-secret-1", "reviewer")
+    _, third = _dispute(engine, Seeded("demo", item_ids))
+    gold_ids = _more_items(engine, 2)
+    imported = CliRunner().invoke(app, ["gold", "import", str(_gold_file(tmp_path, [
+        {"id": "g0", "emotions": ["joy"]}, {"id": "g1", "emotions": ["joy", "surprise"]}])), "--project", "demo"])
+    assert imported.exit_code == 0, imported.output
+    with session_scope(engine) as db:
+        for who, answers in (("bob", (["joy"], ["joy", "surprise"])), ("carol", (["anger"], ["sadness"]))):
+            for item, emotions in zip(gold_ids, answers):
+                service.save_correction(db, "demo", item, who, emotions, None, None)
+    compute_agreement(engine, "demo")
+
+    with _browser_page(1280, 1100) as page:
+        page.goto(dashboard)
+        _log_in(page, "rita", "rita-secret-1")
+        page.get_by_role("link", name="Adjudication").click()
+        expect(page.get_by_text(f"item {third}", exact=False).first).to_be_visible()
+        expect(page.get_by_test_id("stDataFrame")).to_have_count(1)  # every answer side by side
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        page.wait_for_timeout(1500)  # the table is drawn on a canvas after it appears
+        page.screenshot(path=str(tmp_path / "adjudication.png"), full_page=True)
+        shutil.copyfile(tmp_path / "adjudication.png", LEAD_SCREENSHOT.with_name("dashboard-adjudication.png"))
+        page.get_by_role("button", name="Save final label").click()
+        expect(page.get_by_text(f"Item {third} settled.")).to_be_visible()
+
+        page.get_by_role("link", name="Agreement").click()
+        expect(page.get_by_role("heading", name="Annotators")).to_be_visible()
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(tmp_path / "agreement.png"), full_page=True)
+        shutil.copyfile(tmp_path / "agreement.png", LEAD_SCREENSHOT.with_name("dashboard-agreement.png"))
+
+    with session_scope(engine) as db:
+        (row,) = db.scalars(select(Adjudication)).all()
+    assert (row.item_id, row.reviewer) == (third, "rita")

@@ -20,7 +20,7 @@ from ui.render import highlight_html
 def test_queue_orders_by_confidence_and_drops_what_i_annotated(engine, seeded):
     first, second, third = seeded.item_ids
     with session_scope(engine) as db:
-        queue = dashboard.review_queue(db, "demo", "alice")
+        queue = dashboard.review_queue(db, "demo", "alice", "confidence")
         assert [r.item_id for r in queue] == [second, third, first]  # confidence 0.2, 0.6, 0.9
         top = queue[0]
         assert top.adapter_version == VERSION and top.proposed == ["anger"]
@@ -28,13 +28,13 @@ def test_queue_orders_by_confidence_and_drops_what_i_annotated(engine, seeded):
         assert ITEMS[1][0][top.cause_start:top.cause_end] == "The train was cancelled again"
         dashboard.save_correction(db, "demo", second, "alice", ["anger"], 0.7, None)
     with session_scope(engine) as db:
-        assert [r.item_id for r in dashboard.review_queue(db, "demo", "alice")] == [third, first]
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "alice", "confidence")] == [third, first]
         # overlap 1 (the default): alice's annotation filled the item's one slot, so bob no longer gets it
-        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob")] == [third, first]
-        assert len(dashboard.review_queue(db, "demo", "alice", limit=1)) == 1
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob", "confidence")] == [third, first]
+        assert len(dashboard.review_queue(db, "demo", "alice", "confidence", limit=1)) == 1
         repo.change_project_setting(db, repo.get_project_or_raise(db, "demo"), "overlap", lambda _: 2)
     with session_scope(engine) as db:  # overlap 2: it needs one more person
-        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob")] == [second, third, first]
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob", "confidence")] == [second, third, first]
 
 
 def test_an_item_shown_to_one_annotator_holds_its_slot_until_saved_skipped_or_expired(engine, seeded, monkeypatch):
@@ -43,9 +43,9 @@ def test_an_item_shown_to_one_annotator_holds_its_slot_until_saved_skipped_or_ex
         assert dashboard.claim(db, "demo", second, "alice")
         assert dashboard.claim(db, "demo", second, "alice")  # renewing one's own claim
         assert not dashboard.claim(db, "demo", second, "bob")  # overlap 1: the slot is alice's
-        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob")] == [third, first]
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "bob", "confidence")] == [third, first]
         assert dashboard.review_waiting(db, "demo", "bob") == 2
-        assert [r.item_id for r in dashboard.review_queue(db, "demo", "alice")] == [second, third, first]
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "alice", "confidence")] == [second, third, first]
         dashboard.release(db, second, "alice")  # alice skipped it
         assert dashboard.claim(db, "demo", second, "bob")
         dashboard.save_correction(db, "demo", second, "bob", ["anger"], 0.5, None)

@@ -69,17 +69,17 @@ def test_gold_items_are_mixed_into_every_queue_at_the_project_rate(engine, seede
     with session_scope(engine) as db:
         repo.change_project_setting(db, repo.get_project_or_raise(db, "demo"), "gold_rate", lambda _: 0.5)
     with session_scope(engine) as db:
-        queue = dashboard.review_queue(db, "demo", "alice")
+        queue = dashboard.review_queue(db, "demo", "alice", "confidence")
         # every 2nd item shown is gold; the regular items keep their confidence order
         assert [r.item_id for r in queue] == [second, gold_ids[0], third, gold_ids[1], first]
         assert [r.gold for r in queue] == [False, True, False, True, False]
         assert dashboard.review_waiting(db, "demo", "alice") == 5
         # overlap 1 does not keep a gold item from a second person: everyone answers every gold item
         dashboard.save_correction(db, "demo", gold_ids[0], "bob", ["joy"], None, None)
-        assert gold_ids[0] in [r.item_id for r in dashboard.review_queue(db, "demo", "alice")]
-        assert gold_ids[0] not in [r.item_id for r in dashboard.review_queue(db, "demo", "bob")]
+        assert gold_ids[0] in [r.item_id for r in dashboard.review_queue(db, "demo", "alice", "confidence")]
+        assert gold_ids[0] not in [r.item_id for r in dashboard.review_queue(db, "demo", "bob", "confidence")]
         repo.change_project_setting(db, repo.get_project_or_raise(db, "demo"), "gold_rate", lambda _: 0.0)
-        assert [r.item_id for r in dashboard.review_queue(db, "demo", "carol")] == [second, third, first]
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "carol", "confidence")] == [second, third, first]
 
 
 def test_each_annotator_is_scored_on_the_gold_items_they_answered(engine, seeded, runner, tmp_path):

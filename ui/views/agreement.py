@@ -19,10 +19,13 @@ with session() as db:
     quality = dashboard.annotator_quality(db, project)
 if quality:
     st.subheader("Annotators")
-    st.dataframe(pd.DataFrame(quality).rename(columns={
+    people = pd.DataFrame(quality).rename(columns={
         "reliability": "reliability (alpha)", "gold_items": "gold items", "gold_emotion_f1": "gold emotion F1",
-        "gold_intensity_error": "gold intensity error", "gold_cause_f1": "gold cause F1"}),
-        hide_index=True, width="stretch")
+        "gold_intensity_error": "gold intensity error", "gold_cause_f1": "gold cause F1"})
+    scores = ["reliability (alpha)", "gold emotion F1", "gold intensity error", "gold cause F1"]
+    people[scores] = people[scores].apply(pd.to_numeric)  # None (not measured) -> NaN, shown as "-"
+    st.dataframe(people.style.format({name: "{:.3f}" for name in scores}, na_rep="-"),
+                 hide_index=True, width="stretch")
     st.caption("Reliability: each annotator's alpha on the emotion set against the consensus of the others. "
                "Gold: their answers to gold items (`annotator gold import`) scored against the known answers.")
 if not history:
@@ -32,6 +35,7 @@ if not history:
 
 frame = pd.DataFrame(history)
 latest = pd.DataFrame(dashboard.latest_agreement(history))
+latest["value"] = pd.to_numeric(latest["value"])  # None (alpha undefined) -> NaN, shown as "-"
 st.subheader("Latest")
 table = latest.pivot_table(index="field", columns="coders", values="value", aggfunc="last")
 st.dataframe(table.style.format("{:.3f}", na_rep="-"), width="stretch")

@@ -1,4 +1,5 @@
-"""Review queue: the labeler's least certain (or most disputed) items first; accept or correct, save, next."""
+"""Review queue: what teaches the labeler most (or its least certain, or most disputed items) first; accept or
+correct, save, next."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ui.auth import current_user
 from ui.data import current_project, session
 from ui.render import dialogue_html, highlight_html
 
-ORDERS = {"confidence": "Lowest labeler confidence", "disagreement": "Highest disagreement"}
+ORDERS = {"selected": "What teaches the labeler most", "confidence": "Lowest labeler confidence",
+          "disagreement": "Highest disagreement"}
 
 
 def _cause_words(other: dict) -> str:
@@ -39,7 +41,7 @@ with session() as db:
     done_by_me = dashboard.annotations_by(db, project, user["name"])
     waiting = {name: dashboard.review_waiting(db, project, user["name"], name) for name in ORDERS}
 queue = [r for r in queue if r.item_id not in skipped]
-if order == "confidence":  # hold a slot of the item shown; one someone else just filled is passed over
+if order != "disagreement":  # hold a slot of the item shown; one someone else just filled is passed over
     with session() as db:
         while queue and not queue[0].gold and not dashboard.claim(db, project, queue[0].item_id, user["name"]):
             queue.pop(0)

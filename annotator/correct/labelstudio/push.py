@@ -63,7 +63,7 @@ class PushReport:
 
 
 def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | None = None,
-         order: str = "uncertainty", chunk_size: int = 1000,
+         order: str = "selected", chunk_size: int = 1000,
          on_chunk: Callable[[PushReport], None] | None = None) -> PushReport:
     """Push a project's new and re-predicted items to Label Studio; see the module docstring."""
     began = time.monotonic()

@@ -17,10 +17,10 @@ from annotator.correct.labelstudio.push import PushReport, push
 from annotator.db import session_scope
 from annotator.settings import get_settings
 
-ORDERS = ("uncertainty", "random", "id")
+ORDERS = ("selected", "uncertainty", "random", "id")
 
 
-def push_project(engine: Engine, project: str, *, limit: int | None = None, order: str = "uncertainty",
+def push_project(engine: Engine, project: str, *, limit: int | None = None, order: str = "selected",
                  conn: Connection | None = None,
                  on_chunk: Callable[[PushReport], None] | None = None) -> PushReport:
     """Send the project's new and re-predicted items to Label Studio (creating its project there once)."""

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, func
 from sqlalchemy.orm import Session
 
 from annotator import repo
+from annotator.correct.selection_data import MAX_CANDIDATES, selected_order
 from annotator.tables import Adapter, Item, LabelStudioTask, Prediction, Project, utcnow
 
 SETTINGS_KEY = "labelstudio"  # Project.settings["labelstudio"] = {"project_id": ..., "url": ...}
@@ -78,7 +79,8 @@ def active_version(db: Session, project: Project) -> str | None:
 def plan_push(db: Session, project: Project, ls_project_id: int, order: str, limit: int | None) -> list[PushRow]:
     """Items whose task is missing or whose current prediction differs from the one last sent.
 
-    ``order``: 'uncertainty' (lowest confidence first; items without a prediction last), 'random' or 'id'.
+    ``order``: 'selected' (:mod:`annotator.correct.selection`'s choice first, then by uncertainty),
+    'uncertainty' (lowest confidence first; items without a prediction last), 'random' or 'id'.
     """
     current = _current_prediction_ids(project, active_version(db, project))
     mapped = LabelStudioTask.__table__.alias("m")
@@ -96,17 +98,38 @@ def plan_push(db: Session, project: Project, ls_project_id: int, order: str, lim
                      mapped.c.prediction_version != Prediction.adapter_version)),
         ))
     )
-    if order == "uncertainty":
+    if order in ("selected", "uncertainty"):
         stmt = stmt.order_by(Prediction.confidence.is_(None), Prediction.confidence, Item.id)
     elif order == "random":
         stmt = stmt.order_by(func.random())
     elif order == "id":
         stmt = stmt.order_by(Item.id)
     else:
-        raise ValueError(f"unknown order {order!r}; use uncertainty, random or id")
+        raise ValueError(f"unknown order {order!r}; use selected, uncertainty, random or id")
+    if order == "selected":
+        return _selected_first(db, project, [PushRow(*row) for row in db.execute(stmt)], limit)
     if limit is not None:
         stmt = stmt.limit(limit)
     return [PushRow(*row) for row in db.execute(stmt)]
+
+
+def _selected_first(db: Session, project: Project, rows: list[PushRow], limit: int | None) -> list[PushRow]:
+    """``rows`` (least confident first) with the selector's choice of ``limit`` (or as many as it weighs) first.
+
+    The selector weighs at most MAX_CANDIDATES predicted rows: the least confident half of them and an even
+    spread over the rest, so items it would pick for rare labels or disagreement are among them.
+    """
+    predicted = [r for r in rows if r.prediction_id is not None]
+    half = MAX_CANDIDATES // 2
+    spread = predicted[half:][:: max(1, -(-len(predicted[half:]) // half))] if len(predicted) > half else []
+    weighed = predicted[:half] + spread
+    preds = {p.id: p for p in db.scalars(select(Prediction).where(Prediction.id.in_([r.prediction_id for r in weighed])))}
+    first = selected_order(db, project, [(r.item_id, preds.get(r.prediction_id or 0)) for r in weighed],
+                           limit if limit is not None else len(weighed))[: limit if limit is not None else None]
+    by_item = {r.item_id: r for r in rows}
+    chosen = set(first)
+    ordered = [by_item[i] for i in first] + [r for r in rows if r.item_id not in chosen]
+    return ordered[:limit] if limit is not None else ordered
 
 
 def load_chunk(db: Session, rows: Sequence[PushRow]) -> tuple[dict[int, Item], dict[int, Prediction]]:

@@ -89,6 +89,7 @@ def test_a_reader_on_unpadded_per_item_states_predicts_what_the_network_does(tin
         assert b.emotions == pytest.approx(a.emotions, abs=1e-5)
         assert b.intensities == pytest.approx(a.intensities, abs=1e-5)
         assert b.cause == a.cause and b.intensity == pytest.approx(a.intensity, abs=1e-5)
+        assert b.embedding == pytest.approx(a.embedding, abs=1e-4)  # what vLLM's hidden states give too
 
 
 def test_heads_alone_refuse_another_base_and_cannot_compute_hidden_states(tiny, trained, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import torch
 from models.adapters import ADAPTER_META, serves
 from models.labeler import open_labeler
 from models.onepass.artifact import HEADS_FILE, READOUT, load_onepass
+from models.onepass.embedding import EMBEDDING_DIM
 from models.onepass.labeler import OnePassLabeler
 from models.onepass.train import fit_onepass
 from models.training.loop import CHECKPOINT
@@ -43,6 +44,8 @@ def test_outputs_are_identical_after_save_and_reload(tiny, trained) -> None:
         assert b.emotions == pytest.approx(a.emotions, abs=1e-5)  # LoRA merged into the weights: rounding only
         assert b.intensities == pytest.approx(a.intensities, abs=1e-5)
         assert b.cause == a.cause
+        # the item's embedding (what choosing what to label next compares) does not depend on its batch either
+        assert len(b.embedding) == EMBEDDING_DIM and b.embedding == pytest.approx(a.embedding, abs=1e-4)
         if b.cause is not None:
             start, end, span = b.cause
             assert text[start:end] == span and span.strip() == span and span

@@ -1,0 +1,74 @@
+"""The selector's inputs read from the database, and the selector's order applied to stored predictions.
+
+:mod:`annotator.correct.selection` decides; this module gathers what it decides on: the labeler's
+probabilities and embeddings of the candidate items, the thresholds in force, and what people did so far
+(the labels they gave, and where they changed the labeler's proposal).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from annotator import repo
+from annotator.correct.selection import Candidate, choose, label_error_rates, label_rarity
+from annotator.label.predictions import unpack_embedding
+from annotator.label.thresholds import Thresholds, decided, decision_thresholds
+from annotator.tables import Project
+
+CANDIDATES_PER_ITEM = 20  # candidates read per item asked for: half least confident, half at random
+MAX_CANDIDATES = 5000
+RECENT_ANNOTATIONS = 5000  # the people's answers the signals are measured on: the most recent ones
+
+
+def signals(db: Session, project: Project) -> tuple[dict[str, float], dict[str, float]]:
+    """(per-label error rate of the labeler against people, per-label rarity among the people's labels)."""
+    thresholds = decision_thresholds(db, project)
+    pairs, counts = [], Counter[str]()
+    for emotions, _lead_time, version, scores in repo.annotations_with_prelabels(db, project.id,
+                                                                               newest=RECENT_ANNOTATIONS):
+        counts.update(emotions)
+        if scores is not None:
+            pairs.append((decided(scores, thresholds(version)), emotions))
+    labels = list(project.labels)
+    return label_error_rates(pairs, labels), label_rarity(counts, labels)
+
+
+def as_mapping(thresholds: Thresholds, labels: Sequence[str]) -> dict[str, float]:
+    """Thresholds as one number per label (a single project-wide threshold applies to every label)."""
+    if isinstance(thresholds, (int, float)):
+        return dict.fromkeys(labels, float(thresholds))
+    return {label: float(thresholds.get(label, 0.5)) for label in labels}
+
+
+def selected_order(db: Session, project: Project, predictions: Sequence[tuple[int, Any]], k: int) -> list[int]:
+    """The keys of ``predictions`` ((key, stored prediction) pairs, the prediction None where there is none)
+    in the order to send them to people: the selector's ``k`` first, then the rest in the order given."""
+    version_thresholds = decision_thresholds(db, project)
+    error_rates, rarity = signals(db, project)
+    candidates = [Candidate(key, pred.emotions, unpack_embedding(pred.embedding))
+                  for key, pred in predictions if pred is not None]
+    # one threshold map per candidate version would be exact; candidates share the reference version
+    versions = {pred.adapter_version for _, pred in predictions if pred is not None}
+    thresholds = as_mapping(version_thresholds(next(iter(versions)) if len(versions) == 1 else None),
+                            project.labels)
+    first = choose(candidates, k, thresholds, error_rates, rarity)
+    chosen = set(first)
+    return first + [key for key, _ in predictions if key not in chosen]
+
+
+def select_unannotated(db: Session, project: Project, version: str, annotator: str, limit: int,
+                       overlap: int | None) -> list[tuple[Any, Any]]:
+    """(item, prediction) of the ``limit`` items the selector sends ``annotator`` next, among items of
+    ``version`` they have not annotated that still need someone (see :func:`repo.least_confident_unannotated`)."""
+    n = min(MAX_CANDIDATES, max(limit, 10) * CANDIDATES_PER_ITEM // 2)
+    rows: dict[int, tuple[Any, Any]] = {}
+    for randomly in (False, True):
+        for item, pred in repo.least_confident_unannotated(db, project.id, version, annotator, n, overlap,
+                                                           randomly=randomly):
+            rows.setdefault(item.id, (item, pred))
+    order = selected_order(db, project, [(item_id, pred) for item_id, (_, pred) in rows.items()], limit)
+    return [rows[item_id] for item_id in order[:limit]]
