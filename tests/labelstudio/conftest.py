@@ -36,6 +36,12 @@ def annotator_user(labelstudio: LabelStudioServer) -> dict:
     return labelstudio.create_user("ann@example.com", first_name="Ann")
 
 
+@pytest.fixture(scope="session")
+def third_user(labelstudio: LabelStudioServer) -> dict:
+    """A third (non-admin) Label Studio user, for distribution among several annotators."""
+    return labelstudio.create_user("bea@example.com", first_name="Bea")
+
+
 @pytest.fixture
 def ls_settings(labelstudio: LabelStudioServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point ANNOTATOR_LABELSTUDIO_* at the test server, with quick retries for the restart test."""

@@ -57,7 +57,7 @@ def _ls_project_id(engine, name: str) -> int:
 
 def test_push_pull_round_trip(engine, ls_settings, labelstudio, annotator_user, runner):
     ids = seed(engine, "round", 1000)
-    report = push_project(engine, "round")
+    report = push_project(engine, "round", order="uncertainty")
     assert (report.created, report.repredicted, report.retries) == (1000, 0, 0)
     conn = connect()
     ls_pid = report.ls_project_id
@@ -390,3 +390,51 @@ def test_a_dialogue_turn_is_a_task_with_its_conversation_and_a_cause_in_an_earli
     assert got["c1#1"].cause_outside is True and got["c1#1"].cause_start is None
     assert (got["c1#0"].cause_turn, got["c1#0"].cause_text) == (None, "see a movie")
     assert got["lone"].status == "rejected" and "not an earlier turn" in got["lone"].rejection_reason
+
+
+def test_each_annotator_gets_only_tasks_that_still_need_someone(engine, ls_settings, labelstudio, annotator_user,
+                                                                third_user):
+    """Distribution through Label Studio's own labeling stream: overlap 2, three people asking for work.
+
+    Nobody is handed a task they annotated, a task's slots (annotations + people holding it open) never
+    exceed the overlap, and when everyone has asked until nothing is left each item has exactly two
+    annotations by two different people, which pull into our database as such.
+    """
+    ids = seed(engine, "spread", 3)  # overlap 2
+    pid = push_project(engine, "spread").ls_project_id
+    tokens = {"admin": labelstudio.token, "ann": annotator_user["token"], "bea": third_user["token"]}
+    clients = {who: labelstudio.client(token=token) for who, token in tokens.items()}
+    texts = {t.id: t.data["text"] for t in _ls_tasks(connect(), pid)}
+
+    def next_task(who: str) -> int | None:
+        try:
+            return int(labelstudio.request("GET", f"/api/projects/{pid}/next", token=tokens[who])["id"])
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:  # nothing left for this person
+                return None
+            raise
+
+    held = {who: next_task(who) for who in tokens}  # three people open a task each, none saves yet
+    assert all(held.values()) and max(list(held.values()).count(t) for t in held.values()) <= 2
+    assert next_task("admin") == held["admin"]  # asking again gives back the task one holds
+
+    done: dict[int, list[str]] = {t: [] for t in texts}
+    rounds = 0
+    while rounds < 10:
+        rounds += 1
+        handed = {who: next_task(who) for who in tokens}
+        if not any(handed.values()):
+            break
+        for who, task in handed.items():
+            if task is None:
+                continue
+            assert who not in done[task], f"{who} was handed task {task} again"
+            clients[who].annotations.create(id=task, result=_result(texts[task], ["joy"], 0.5), lead_time=1.0)
+            done[task].append(who)
+            assert len(done[task]) <= 2, f"task {task} got a third annotation"
+    assert all(len(people) == 2 and len(set(people)) == 2 for people in done.values()), done
+
+    assert pull_project(engine, "spread").inserted == 6
+    with session_scope(engine) as db:
+        per_item = dict(db.execute(select(Annotation.item_id, func.count()).group_by(Annotation.item_id)).all())
+    assert per_item == dict.fromkeys(ids, 2)
