@@ -16,14 +16,19 @@ app = typer.Typer(no_args_is_help=True,
                   help="Human annotations: import prior work to measure agreement and train on it.")
 
 
+# `annotations import` and `gold import` read the same JSONL lines
+ID_FIELD_OPTION = typer.Option("id", "--id-field", help="Field holding the item's external id.")
+ERRORS_OUT_OPTION = typer.Option(None, "--errors-out", dir_okay=False,
+                                 help="Write the rejected lines here, to fix and import again.")
+
+
 @app.command(name="import")
 @user_errors
 def import_cmd(
     path: str = typer.Argument(..., help="A JSONL file, one annotation a line, or - for standard input."),
     project: str = typer.Option(..., "--project", "-p", help="Project whose items the annotations are about."),
-    id_field: str = typer.Option("id", "--id-field", help="Field holding the item's external id."),
-    errors_out: Path = typer.Option(None, "--errors-out", dir_okay=False,
-                                    help="Write the rejected lines here, to fix and import again."),
+    id_field: str = ID_FIELD_OPTION,
+    errors_out: Path = ERRORS_OUT_OPTION,
 ) -> None:
     """Import human annotations (JSONL), upserted on (item, annotator) with source 'import'.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from annotator.cli.annotations import run_import
+from annotator.cli.annotations import ERRORS_OUT_OPTION, ID_FIELD_OPTION, run_import
 from annotator.cli.common import console, database, user_errors
 from annotator.agree.gold import gold_scores
 from annotator.db import session_scope
@@ -23,9 +23,8 @@ app = typer.Typer(no_args_is_help=True,
 def import_cmd(
     path: str = typer.Argument(..., help="A JSONL file, one known answer a line, or - for standard input."),
     project: str = typer.Option(..., "--project", "-p", help="Project the gold items belong to (ingest them first)."),
-    id_field: str = typer.Option("id", "--id-field", help="Field holding the item's external id."),
-    errors_out: Path = typer.Option(None, "--errors-out", dir_okay=False,
-                                    help="Write the rejected lines here, to fix and import again."),
+    id_field: str = ID_FIELD_OPTION,
+    errors_out: Path = ERRORS_OUT_OPTION,
 ) -> None:
     """Store known answers of items, which makes them gold items (upserted by item).
 

@@ -1,20 +1,24 @@
 """What to label next: one selector for the dashboard queue and `annotator labelstudio push --order selected`.
 
-Human time goes where it teaches the labeler most. For each label of a candidate item (one the labeler
-predicted and that still needs a person) the selector asks how doubtful the labeler is about it
-(**uncertainty**: how close its probability is to that label's decision threshold) and how much an answer
-about that label is worth: more where people have often corrected the labeler on it (**disagreement**: 1 -
-Jaccard between the labeler's and the people's use of the label, over what they annotated so far) and
-where people have rarely given it (**rarity**: 1 / sqrt(1 + count), relative to the rarest label). Macro-F1
-weighs every label alike, so the decision boundary of a rare or disputed label is worth more than that of
-``neutral``. An item scores the best of its labels: ``max over labels of uncertainty x worth``.
+Human time goes where it teaches the labeler most, and macro-F1 weighs every label alike: the decision
+boundary of a rare label matters as much as that of ``neutral``. So a batch is shared out among the labels
+and each label spends its share on the items the labeler is most doubtful about for that label:
 
-**Diversity**: a batch should not spend ten people on ten copies of the same text (bot messages, quotes,
-"RemindMe! 3 hours"). Among the ``shortlist`` best-scored candidates, picks are taken best-first, and an
-item whose embedding (:mod:`models.onepass.embedding`) is a near-duplicate of one already picked (cosine
-above ``NEAR_DUPLICATE`` on centred embeddings) is pushed back. Only near-copies are penalised: rewarding
-distance itself (k-center style) sends people to outliers, which teach the labeler little. Candidates
-without an embedding (instruction-readout predictions) are chosen on their score alone.
+- **uncertainty**, per (item, label): how close the label's probability is to its decision threshold. For a
+  label the labeler has barely learned (every probability far below the threshold) these are the items most
+  likely to carry it, which is how its first positives are found.
+- **worth**, per label: each label's share of the batch grows with how often people have corrected the
+  labeler on it (**disagreement**: 1 - Jaccard between the labeler's and the people's use of the label,
+  over what they annotated so far) and how rarely people have given it (**rarity**: 1 / sqrt(1 + count),
+  relative to the rarest label). Picks are dealt one at a time to the label with the highest
+  worth x doubt of its best remaining item / (1 + items it already has): the first pick is the single most
+  valuable doubt, and the division (the D'Hondt rule) shares the rest out so that no label takes them all.
+- **diversity**: a batch should not spend ten people on ten copies of one text (bot messages, quotes,
+  "RemindMe! 3 hours"). An item whose embedding (:mod:`models.onepass.embedding`) is a near-copy of one
+  already picked (cosine above ``NEAR_DUPLICATE`` on centred embeddings) is passed over. Only near-copies
+  are: rewarding distance itself (k-center style) sends people to outliers, which teach the labeler
+  little (measured: worse than random on GoEmotions). Candidates without an embedding
+  (instruction-readout predictions) are never passed over.
 
 Pure functions over plain values: :mod:`annotator.correct.selection_data` reads them from the database.
 """
@@ -39,8 +43,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each signal counts in a label's worth (``uncertainty`` is the base every label has), and
-    ``diversity``: how hard a near-duplicate is pushed back (the exponent of its penalty; 0 turns it off)."""
+    """How much each signal counts in a label's worth (``uncertainty``: the part every label has alike), and
+    whether near-copies are passed over (``diversity`` > 0)."""
 
     uncertainty: float = 1.0
     disagreement: float = 1.0
@@ -48,7 +52,6 @@ class Weights:
     diversity: float = 1.0
 
 
-SHORTLIST = 5  # diversity chooses among this many times the batch size of best-scored candidates
 # Cosine of centred embeddings above which two items count as near-copies. Measured on GoEmotions' 43k
 # comments: an item's nearest neighbour is typically at 0.58-0.82 (10th-90th percentile); pairs above
 # 0.9 are templated texts ("it's your 5th Cakeday" / "your 7th Cakeday", "RemindMe! 10 hours" / "3 hours").
@@ -91,48 +94,60 @@ def label_rarity(counts: Mapping[str, int], labels: Sequence[str]) -> dict[str, 
     return {label: 1.0 / math.sqrt(1.0 + max(0, int(counts.get(label, 0)))) for label in labels}
 
 
-def score(candidate: Candidate, thresholds: Mapping[str, float], error_rates: Mapping[str, float],
-          rarity: Mapping[str, float], weights: Weights) -> float:
-    """max over labels of doubt x worth, in [0, 1]; worth = (uncertainty + disagreement x error rate + rarity
-    x rarity relative to the rarest label) / the sum of the weights."""
+def label_worth(labels: Sequence[str], error_rates: Mapping[str, float], rarity: Mapping[str, float],
+                weights: Weights) -> dict[str, float]:
+    """Per label, (uncertainty + disagreement x error rate + rarity x rarity relative to the rarest label) /
+    the sum of the weights: in (0, 1] when the uncertainty weight is positive."""
     total = weights.uncertainty + weights.disagreement + weights.rarity
-    if total <= 0:
-        return 0.0
-    rarest = max(rarity.values(), default=0.0) or 1.0
-    best = 0.0
-    for label, p in candidate.probabilities.items():
-        worth = (weights.uncertainty + weights.disagreement * error_rates.get(label, 0.0)
-                 + weights.rarity * rarity.get(label, 0.0) / rarest)
-        best = max(best, label_doubt(p, thresholds.get(label, 0.5)) * worth)
-    return best / total
+    rarest = max((rarity.get(label, 0.0) for label in labels), default=0.0) or 1.0
+    return {label: (weights.uncertainty + weights.disagreement * error_rates.get(label, 0.0)
+                    + weights.rarity * rarity.get(label, 0.0) / rarest) / (total or 1.0) for label in labels}
 
 
 def choose(candidates: Sequence[Candidate], k: int, thresholds: Mapping[str, float],
-           error_rates: Mapping[str, float], rarity: Mapping[str, float], weights: Weights = Weights(),
-           shortlist: int = SHORTLIST) -> list[int]:
+           error_rates: Mapping[str, float], rarity: Mapping[str, float], weights: Weights = Weights()) -> list[int]:
     """The keys of the ``k`` candidates to send to people, in the order to send them."""
     if k < 1 or not candidates:
         return []
-    scores = np.asarray([score(c, thresholds, error_rates, rarity, weights) for c in candidates])
+    labels = sorted({label for c in candidates for label in c.probabilities})
+    probs = np.asarray([[c.probabilities.get(label, 0.0) for label in labels] for c in candidates], dtype=float)
+    cut = np.clip(np.asarray([thresholds.get(label, 0.5) for label in labels], dtype=float), 1e-6, 1 - 1e-6)
+    doubt = 1.0 - np.abs(probs - cut) / np.where(probs < cut, cut, 1.0 - cut)
     keys = np.asarray([c.key for c in candidates])
-    order = np.lexsort((keys, -scores))[: max(k, shortlist * k)]
-    if weights.diversity <= 0:
-        return [int(keys[i]) for i in order[:k]]
-    unit = _unit_embeddings([candidates[i].embedding for i in order])
-    base = scores[order]
-    closeness = np.zeros(len(order))  # max cosine to anything picked so far (0 = nothing close)
+    # per label, candidates from most to least doubtful (ties: the smaller key first)
+    ranked = [np.lexsort((keys, -doubt[:, j])) for j in range(len(labels))]
+    worth = label_worth(labels, error_rates, rarity, weights)
+    value = np.asarray([max(worth[label], 1e-9) for label in labels])
+    unit = _unit_embeddings([c.embedding for c in candidates]) if weights.diversity > 0 else None
+    taken = np.zeros(len(candidates), dtype=bool)
+    shares = np.zeros(len(labels))
+    position = [0] * len(labels)
+    open_labels = np.ones(len(labels), dtype=bool)
     picked: list[int] = []
-    free = np.ones(len(order), dtype=bool)
-    while len(picked) < min(k, len(order)):
-        # 1 up to NEAR_DUPLICATE, falling to 0 for an exact copy of something picked
-        kept = np.clip((1.0 - closeness) / (1.0 - NEAR_DUPLICATE), 0.0, 1.0)
-        value = np.where(free, base * kept**weights.diversity, -np.inf)
-        best = int(np.argmax(value))
-        picked.append(best)
-        free[best] = False
-        if unit is not None and unit[best].any():
-            closeness = np.maximum(closeness, unit @ unit[best])
-    return [int(keys[order[i]]) for i in picked]
+    passed_over: list[int] = []
+    picked_units = np.zeros((min(k, len(candidates)), unit.shape[1] if unit is not None else 0))
+    while len(picked) < min(k, len(candidates)) and open_labels.any():
+        for j in np.flatnonzero(open_labels):  # skip what other labels took
+            while position[j] < len(ranked[j]) and taken[ranked[j][position[j]]]:
+                position[j] += 1
+            open_labels[j] = position[j] < len(ranked[j])
+        best = np.asarray([doubt[ranked[j][position[j]], j] if open_labels[j] else 0.0 for j in range(len(labels))])
+        gain = np.where(open_labels, value * best / (1.0 + shares), -np.inf)
+        if not open_labels.any():
+            break
+        j = int(np.argmax(gain))
+        i = int(ranked[j][position[j]])
+        position[j] += 1
+        if unit is not None and picked and float(np.max(picked_units[: len(picked)] @ unit[i])) > NEAR_DUPLICATE:
+            passed_over.append(i)  # a near-copy of something picked: only if nothing else is left
+            continue
+        taken[i] = True
+        if unit is not None:
+            picked_units[len(picked)] = unit[i]
+        picked.append(int(keys[i]))
+        shares[j] += 1
+    leftover = [int(keys[i]) for i in dict.fromkeys(passed_over) if not taken[i]]
+    return picked + leftover[: max(0, k - len(picked))]
 
 
 def _unit_embeddings(embeddings: Sequence[np.ndarray | None]) -> np.ndarray | None:

@@ -124,3 +124,14 @@ def test_the_dashboard_queue_and_the_label_studio_plan_use_the_selector(engine):
         dashboard.save_correction(db, "pick", first, "alice", ["annoyance"], 0.5, None)
         again = dashboard.review_queue(db, "pick", "alice", "selected", limit=10)
         assert first not in {r.item_id for r in again} and len(again) == 9
+
+
+def test_the_batch_is_shared_among_labels_by_their_worth():
+    # ten items leaning to each label, all equally doubtful; nobody has given joy yet
+    candidates = [Candidate(10 * g + i, {label: (0.45 if label == own else 0.01) for label in LABELS})
+                  for g, own in enumerate(LABELS) for i in range(10)]
+    rarity = label_rarity({"joy": 0, "anger": 100, "fear": 100}, LABELS)
+    flat = dict.fromkeys(LABELS, 0.0)
+    picked = choose(candidates, 9, HALF, flat, rarity)
+    per_label = {label: sum(key // 10 == g for key in picked) for g, label in enumerate(LABELS)}
+    assert per_label["joy"] > per_label["anger"] >= 1 and per_label["fear"] >= 1 and len(set(picked)) == 9
