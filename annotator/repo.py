@@ -975,6 +975,18 @@ def claim_item(db: Session, item_id: int, annotator: str, overlap: int, minutes:
     return True
 
 
+def claimed_unannotated(db: Session, project_id: int, version: str, annotator: str) -> Sequence[Any]:
+    """(item, prediction of ``version``) of the items ``annotator`` holds a live claim on and has not annotated
+    yet, oldest claim first: what they have open, which their queue keeps first whatever else changes."""
+    return db.execute(
+        select(Item, Prediction).join(Prediction, Prediction.item_id == Item.id)
+        .join(ItemClaim, ItemClaim.item_id == Item.id)
+        .where(Item.project_id == project_id, Prediction.adapter_version == version, ItemClaim.annotator == annotator,
+               ItemClaim.expires_at > utcnow(), ~_annotated_by(annotator))
+        .order_by(ItemClaim.id)
+    ).all()
+
+
 def release_claim(db: Session, item_id: int, annotator: str) -> None:
     """Drop ``annotator``'s claim on an item (their annotation now holds the slot, or they moved on)."""
     db.execute(delete(ItemClaim).where(ItemClaim.item_id == item_id, ItemClaim.annotator == annotator))

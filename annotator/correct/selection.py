@@ -111,6 +111,7 @@ def choose(candidates: Sequence[Candidate], k: int, thresholds: Mapping[str, flo
         return []
     labels = sorted({label for c in candidates for label in c.probabilities})
     probs = np.asarray([[c.probabilities.get(label, 0.0) for label in labels] for c in candidates], dtype=float)
+    probs = np.clip(np.nan_to_num(probs, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     cut = np.clip(np.asarray([thresholds.get(label, 0.5) for label in labels], dtype=float), 1e-6, 1 - 1e-6)
     doubt = 1.0 - np.abs(probs - cut) / np.where(probs < cut, cut, 1.0 - cut)
     keys = np.asarray([c.key for c in candidates])
@@ -131,11 +132,10 @@ def choose(candidates: Sequence[Candidate], k: int, thresholds: Mapping[str, flo
             while position[j] < len(ranked[j]) and taken[ranked[j][position[j]]]:
                 position[j] += 1
             open_labels[j] = position[j] < len(ranked[j])
-        best = np.asarray([doubt[ranked[j][position[j]], j] if open_labels[j] else 0.0 for j in range(len(labels))])
-        gain = np.where(open_labels, value * best / (1.0 + shares), -np.inf)
         if not open_labels.any():
             break
-        j = int(np.argmax(gain))
+        best = np.asarray([doubt[ranked[j][position[j]], j] if open_labels[j] else 0.0 for j in range(len(labels))])
+        j = int(np.argmax(np.where(open_labels, value * best / (1.0 + shares), -np.inf)))
         i = int(ranked[j][position[j]])
         position[j] += 1
         if unit is not None and picked and float(np.max(picked_units[: len(picked)] @ unit[i])) > NEAR_DUPLICATE:
@@ -151,20 +151,24 @@ def choose(candidates: Sequence[Candidate], k: int, thresholds: Mapping[str, flo
 
 
 def _unit_embeddings(embeddings: Sequence[np.ndarray | None]) -> np.ndarray | None:
-    """Centred, unit-length rows (zero rows for candidates without an embedding); None when none has one.
+    """Centred, unit-length rows (zero rows for candidates without a usable embedding: none, another width
+    than most, or not finite); None when fewer than two have one.
 
-    Centring on the shortlist's mean matters: a language model's states share a large common direction,
-    so raw cosines between any two items are high.
+    Centring matters: a language model's states share a large common direction, so raw cosines between any
+    two items are high. The centre is the candidates' mean, so a family of near-copies that makes up most
+    of the candidates is only partly caught (its members' shared direction is mostly the mean).
     """
-    present = [e for e in embeddings if e is not None]
-    if len(present) < 2:
+    widths = [len(e) for e in embeddings if e is not None]
+    if len(widths) < 2:
         return None
-    width = len(present[0])
+    width = max(set(widths), key=widths.count)
     rows = np.zeros((len(embeddings), width), dtype=np.float64)
     mask = np.zeros(len(embeddings), dtype=bool)
     for i, e in enumerate(embeddings):
-        if e is not None and len(e) == width:
+        if e is not None and len(e) == width and np.isfinite(e).all():
             rows[i], mask[i] = e, True
+    if mask.sum() < 2:
+        return None
     rows[mask] -= rows[mask].mean(axis=0)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 1e-9)

@@ -31,5 +31,9 @@ def pack_embedding(vector: Sequence[float]) -> bytes:
 
 
 def unpack_embedding(blob: bytes | None) -> np.ndarray | None:
-    """A stored embedding back as float32 (None stays None)."""
-    return None if blob is None else np.frombuffer(blob, dtype="<f2").astype(np.float32)
+    """A stored embedding back as float32; None for none, and for a blob that is not one (empty, an odd
+    number of bytes, or numbers that are not finite): a damaged row must not stop a queue."""
+    if not blob or len(blob) % 2:
+        return None
+    vector = np.frombuffer(blob, dtype="<f2").astype(np.float32)
+    return vector if np.isfinite(vector).all() else None

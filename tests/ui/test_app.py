@@ -10,6 +10,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from annotator import repo
+from annotator.correct import dashboard
 from annotator.db import session_scope
 from annotator.jobs import service as jobs
 from annotator.states import JobKind
@@ -347,4 +348,7 @@ def test_an_item_open_in_one_review_is_not_offered_to_another_annotator(engine, 
     assert f"item {third}" in root.caption[0].value and "2 waiting" in root.caption[0].value
     _submit(alice, "Skip")  # alice gives it up: the next person gets it
     alice.run()
-    assert f"item {second}" in _open_review("root").caption[0].value
+    again = _open_review("root")  # root keeps the item they have open first, and now also gets alice's
+    assert f"item {third}" in again.caption[0].value and "2 waiting" in again.caption[0].value  # alice took item 1
+    with session_scope(engine) as db:
+        assert [r.item_id for r in dashboard.review_queue(db, "demo", "root")][:2] == [third, second]

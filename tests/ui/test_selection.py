@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from annotator import repo
 from annotator.correct import dashboard
@@ -135,3 +136,33 @@ def test_the_batch_is_shared_among_labels_by_their_worth():
     picked = choose(candidates, 9, HALF, flat, rarity)
     per_label = {label: sum(key // 10 == g for key in picked) for g, label in enumerate(LABELS)}
     assert per_label["joy"] > per_label["anger"] >= 1 and per_label["fear"] >= 1 and len(set(picked)) == 9
+
+
+def test_a_damaged_stored_prediction_does_not_stop_the_queue(engine):
+    assert unpack_embedding(b"") is None and unpack_embedding(b"\x01" * 11) is None
+    assert unpack_embedding(np.full(64, np.nan, dtype="<f2").tobytes()) is None
+    copies, different = _diverse_project(engine)
+    with session_scope(engine) as db:
+        first, second = (db.get(Prediction, p) for p in db.scalars(
+            select(Prediction.id).where(Prediction.item_id.in_(copies[:2]))))
+        first.embedding = b"\x01" * 11
+        second.emotions = {**second.emotions, "annoyance": None, "not-a-label": 0.49}
+        dashboard.save_correction(db, "pick", different[0], "bob", ["annoyance"], 0.5, None, based_on_adapter="v1")
+        dashboard.save_correction(db, "pick", copies[1], "bob", ["anger"], 0.5, None, based_on_adapter="v1")
+    with session_scope(engine) as db:
+        queue = dashboard.review_queue(db, "pick", "alice", "selected", limit=10)
+        assert len(queue) == 8  # bob filled two of the ten (overlap 1)
+        project = repo.get_project_or_raise(db, "pick")
+        assert len(store.plan_push(db, project, ls_project_id=1, order="selected", limit=None)) == 10
+
+
+def test_the_item_someone_has_open_stays_first_while_others_save(engine):
+    copies, different = _diverse_project(engine)
+    with session_scope(engine) as db:
+        opened = dashboard.review_queue(db, "pick", "alice", "selected", limit=5)[0].item_id
+        assert dashboard.claim(db, "pick", opened, "alice")
+    for item in [i for i in copies + different if i != opened][:4]:
+        with session_scope(engine) as db:  # bob's answers change the labeler's error rates and the rarities
+            dashboard.save_correction(db, "pick", item, "bob", ["grief", "relief"], 0.5, None, based_on_adapter="v1")
+        with session_scope(engine) as db:
+            assert dashboard.review_queue(db, "pick", "alice", "selected", limit=5)[0].item_id == opened

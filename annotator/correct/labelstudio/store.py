@@ -10,6 +10,7 @@ task exists and carries the prediction ``prediction_version``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,13 +108,15 @@ def plan_push(db: Session, project: Project, ls_project_id: int, order: str, lim
     else:
         raise ValueError(f"unknown order {order!r}; use selected, uncertainty, random or id")
     if order == "selected":
-        return _selected_first(db, project, [PushRow(*row) for row in db.execute(stmt)], limit)
+        return _selected_first(db, project, [PushRow(*row) for row in db.execute(stmt)], limit,
+                               active_version(db, project))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [PushRow(*row) for row in db.execute(stmt)]
 
 
-def _selected_first(db: Session, project: Project, rows: list[PushRow], limit: int | None) -> list[PushRow]:
+def _selected_first(db: Session, project: Project, rows: list[PushRow], limit: int | None,
+                    version: str | None) -> list[PushRow]:
     """``rows`` (least confident first) with the selector's choice of ``limit`` (or as many as it weighs) first.
 
     The selector weighs at most MAX_CANDIDATES predicted rows: the least confident half of them and an even
@@ -124,8 +127,11 @@ def _selected_first(db: Session, project: Project, rows: list[PushRow], limit: i
     spread = predicted[half:][:: max(1, -(-len(predicted[half:]) // half))] if len(predicted) > half else []
     weighed = predicted[:half] + spread
     preds = {p.id: p for p in db.scalars(select(Prediction).where(Prediction.id.in_([r.prediction_id for r in weighed])))}
+    if version is None:  # no active adapter: the version most of the predictions come from
+        versions = Counter(r.version for r in weighed)
+        version = versions.most_common(1)[0][0] if versions else None
     first = selected_order(db, project, [(r.item_id, preds.get(r.prediction_id or 0)) for r in weighed],
-                           limit if limit is not None else len(weighed))[: limit if limit is not None else None]
+                           limit if limit is not None else len(weighed), version)[: limit if limit is not None else None]
     by_item = {r.item_id: r for r in rows}
     chosen = set(first)
     ordered = [by_item[i] for i in first] + [r for r in rows if r.item_id not in chosen]
