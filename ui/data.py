@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from annotator import repo
+from annotator.agree.prelabel_value import PrelabelValue, prelabel_value
 from annotator.correct import dashboard
 from annotator.db import open_database, session_scope
 
@@ -52,3 +53,11 @@ def label_distribution(database_url: str, project: str) -> list[dict[str, Any]]:
     """The project's per-label distribution, recomputed at most once a minute (it reads every prediction)."""
     with session_scope(open_database(database_url)) as db:
         return dashboard.label_distribution(db, project)
+
+
+@st.cache_data(ttl=60, show_spinner="Reading what annotators did with the pre-labels…")
+def prelabel_worth(database_url: str, project: str) -> PrelabelValue:
+    """What the pre-labels are worth (:func:`prelabel_value`), recomputed at most once a minute (it reads every
+    annotation made on a pre-label)."""
+    with session_scope(open_database(database_url)) as db:
+        return prelabel_value(db, project)

@@ -6,13 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from annotator import repo
-from annotator.agree.prelabel_value import prelabel_value
 from annotator.correct import dashboard
 from annotator.label import adapters
 from annotator.retrain.job import start_retrain
 from annotator.states import JobState
 from ui.auth import is_admin
-from ui.data import current_project, engine, session
+from ui.data import current_project, engine, prelabel_worth, session
 
 project = current_project()
 st.title("Models")
@@ -80,8 +79,7 @@ else:
     st.caption("Retraining, promotion and rollback are for admins.")
 
 
-with session() as db:
-    value = prelabel_value(db, project)
+value = prelabel_worth(engine().url.render_as_string(hide_password=False), project)
 if value.on_prelabel:
     st.subheader("What the pre-labels are worth")
     st.markdown(f"Of **{value.on_prelabel:,}** annotations made on a pre-label, **{value.accepted:,}** "
