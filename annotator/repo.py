@@ -894,8 +894,9 @@ def _annotated_by(annotator: str) -> Any:
 def least_confident_unannotated(db: Session, project_id: int, version: str, annotator: str,
                                 limit: int, overlap: int | None = None, randomly: bool = False) -> Sequence[Any]:
     """(item, prediction of ``version``) for items ``annotator`` has not annotated, least confident first
-    (``randomly``: a sample in a fixed shuffled order, so a page drawn twice shows the same items); with ``overlap``, only items with a free slot for them
-    (:func:`has_slot_for`). Gold items are left out: the review queue mixes them in at the project's rate."""
+    (``randomly``: a sample in a fixed shuffled order, so a page drawn twice shows the same items); with
+    ``overlap``, only items with a free slot for them (:func:`has_slot_for`). Gold items are left out: the
+    review queue mixes them in at the project's rate."""
     shuffled = (Item.id * 2654435761) % 4294967291  # a fixed permutation of ids (Knuth's multiplicative hash)
     order = (shuffled, Item.id) if randomly else (Prediction.confidence.asc().nulls_first(), Item.id)
     return db.execute(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,16 +59,19 @@ class Weights:
 NEAR_DUPLICATE = 0.9
 
 
-def label_doubt(p: float, threshold: float) -> float:
-    """1 when ``p`` sits exactly on the threshold, 0 when it is as far from it as it can be on its side."""
-    t = min(max(threshold, 1e-6), 1 - 1e-6)
-    room = t if p < t else 1.0 - t
-    return 1.0 - abs(p - t) / room
+def label_doubt(p: Any, threshold: Any) -> Any:
+    """1 when ``p`` sits exactly on the threshold, 0 when it is as far from it as it can be on its side
+    (numbers, or numpy arrays element by element)."""
+    t = np.clip(threshold, 1e-6, 1 - 1e-6)
+    return 1.0 - np.abs(p - t) / np.where(p < t, t, 1.0 - t)
 
 
 def uncertainty(probabilities: Mapping[str, float], thresholds: Mapping[str, float]) -> float:
     """The doubt of the label nearest its threshold (see :func:`label_doubt`)."""
-    return max((label_doubt(p, thresholds.get(label, 0.5)) for label, p in probabilities.items()), default=0.0)
+    if not probabilities:
+        return 0.0
+    p = np.asarray(list(probabilities.values()), dtype=float)
+    return float(np.max(label_doubt(p, np.asarray([thresholds.get(label, 0.5) for label in probabilities]))))
 
 
 def label_error_rates(pairs: Iterable[tuple[Iterable[str], Iterable[str]]], labels: Sequence[str]) -> dict[str, float]:
@@ -112,8 +116,7 @@ def choose(candidates: Sequence[Candidate], k: int, thresholds: Mapping[str, flo
     labels = sorted({label for c in candidates for label in c.probabilities})
     probs = np.asarray([[c.probabilities.get(label, 0.0) for label in labels] for c in candidates], dtype=float)
     probs = np.clip(np.nan_to_num(probs, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-    cut = np.clip(np.asarray([thresholds.get(label, 0.5) for label in labels], dtype=float), 1e-6, 1 - 1e-6)
-    doubt = 1.0 - np.abs(probs - cut) / np.where(probs < cut, cut, 1.0 - cut)
+    doubt = label_doubt(probs, np.asarray([thresholds.get(label, 0.5) for label in labels], dtype=float))
     keys = np.asarray([c.key for c in candidates])
     # per label, candidates from most to least doubtful (ties: the smaller key first)
     ranked = [np.lexsort((keys, -doubt[:, j])) for j in range(len(labels))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from annotator import repo
 from annotator.correct.selection import Candidate, choose, label_error_rates, label_rarity
 from annotator.label.predictions import unpack_embedding
-from annotator.label.thresholds import Thresholds, decided, decision_thresholds
+from annotator.label.thresholds import Thresholds, decided, decision_thresholds, threshold_of
 from annotator.tables import Project
 
 CANDIDATES_PER_ITEM = 20  # candidates read per item asked for: half least confident, half at random
@@ -25,9 +25,10 @@ MAX_CANDIDATES = 5000
 RECENT_ANNOTATIONS = 5000  # the people's answers the signals are measured on: the most recent ones
 
 
-def signals(db: Session, project: Project) -> tuple[dict[str, float], dict[str, float]]:
-    """(per-label error rate of the labeler against people, per-label rarity among the people's labels)."""
-    thresholds = decision_thresholds(db, project)
+def signals(db: Session, project: Project,
+            thresholds: Callable[[str | None], Thresholds]) -> tuple[dict[str, float], dict[str, float]]:
+    """(per-label error rate of the labeler against people, per-label rarity among the people's labels);
+    ``thresholds``: the decision thresholds per adapter version (:func:`decision_thresholds`)."""
     labels = list(project.labels)
     pairs, counts = [], Counter[str]()
     for emotions, _lead_time, version, scores in repo.annotations_with_prelabels(db, project.id,
@@ -52,13 +53,6 @@ def clean_probabilities(raw: Any, labels: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def as_mapping(thresholds: Thresholds, labels: Sequence[str]) -> dict[str, float]:
-    """Thresholds as one number per label (a single project-wide threshold applies to every label)."""
-    if isinstance(thresholds, (int, float)):
-        return dict.fromkeys(labels, float(thresholds))
-    return {label: float(thresholds.get(label, 0.5)) for label in labels}
-
-
 def selected_order(db: Session, project: Project, predictions: Sequence[tuple[int, Any]], k: int,
                    version: str | None) -> list[int]:
     """The keys of ``predictions`` ((key, stored prediction) pairs, the prediction None where there is none)
@@ -67,10 +61,12 @@ def selected_order(db: Session, project: Project, predictions: Sequence[tuple[in
     Decisions are measured against the thresholds of ``version``, the adapter whose predictions people see.
     """
     labels = list(project.labels)
-    error_rates, rarity = signals(db, project)
+    version_thresholds = decision_thresholds(db, project)
+    error_rates, rarity = signals(db, project, version_thresholds)
     candidates = [Candidate(key, clean_probabilities(pred.emotions, labels), unpack_embedding(pred.embedding))
                   for key, pred in predictions if pred is not None]
-    thresholds = as_mapping(decision_thresholds(db, project)(version), labels)
+    in_force = version_thresholds(version)
+    thresholds = {label: threshold_of(in_force, label) for label in labels}
     first = choose(candidates, k, thresholds, error_rates, rarity)
     chosen = set(first)
     return first + [key for key, _ in predictions if key not in chosen]

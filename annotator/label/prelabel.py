@@ -268,7 +268,7 @@ def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any) ->
         "cause_text": cause[2] if cause else None,
         # how sure the least certain decision is, at the labeler's own thresholds (0.5 where it has none)
         "confidence": decision_margin(prediction.emotions, labeler.thresholds or DEFAULT_THRESHOLD),
-        "embedding": pack_embedding(prediction.embedding) if getattr(prediction, "embedding", None) else None,
+        "embedding": pack_embedding(prediction.embedding) if prediction.embedding else None,
         "provenance": {"backend": _backend_name(), "base_model": labeler.base.model_id,
                        "base_sha256": labeler.base.sha256, "device": resolve_device(get_settings().device)},
         "job_id": job_id,

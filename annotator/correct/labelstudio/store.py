@@ -10,6 +10,7 @@ task exists and carries the prediction ``prediction_version``.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -124,8 +125,8 @@ def _selected_first(db: Session, project: Project, rows: list[PushRow], limit: i
     """
     predicted = [r for r in rows if r.prediction_id is not None]
     half = MAX_CANDIDATES // 2
-    spread = predicted[half:][:: max(1, -(-len(predicted[half:]) // half))] if len(predicted) > half else []
-    weighed = predicted[:half] + spread
+    rest = predicted[half:]
+    weighed = predicted[:half] + rest[:: max(1, math.ceil(len(rest) / half))]
     preds = {p.id: p for p in db.scalars(select(Prediction).where(Prediction.id.in_([r.prediction_id for r in weighed])))}
     if version is None:  # no active adapter: the version most of the predictions come from
         versions = Counter(r.version for r in weighed)
