@@ -580,6 +580,11 @@ def max_item_id(db: Session, project_id: int) -> int:
     return db.scalar(select(func.max(Item.id)).where(Item.project_id == project_id)) or 0
 
 
+def items_by_ids(db: Session, item_ids: Sequence[int]) -> list[Item]:
+    """These items, in id order (ids of no item are left out)."""
+    return list(db.scalars(select(Item).where(Item.id.in_(list(item_ids))).order_by(Item.id)))
+
+
 def items_without_prediction(db: Session, item_ids: Sequence[int], adapter_version: str) -> list[Item]:
     """The given items that ``adapter_version`` has not predicted yet, in id order."""
     done = select(Prediction.id).where(Prediction.item_id == Item.id, Prediction.adapter_version == adapter_version)

@@ -9,7 +9,9 @@ scored by ``annotator.retrain.evaluation.score_examples``, the code `annotator e
     .venv/bin/python bench/quality.py --adapter adapters/default/<version> --adapter <previous> --zero-shot \
         --out docs/dev-metrics/quality.json
 
-Prints one table per dev set (rows: peer, each adapter) and the adapter/peer ratio of every metric.
+Prints one table per dev set (rows: peer, each adapter) and the adapter/peer ratio of every metric. An
+adapter trained on conversations reads dialogue turns (RECCON, EmotionLines) after the turns before them,
+and is scored a second time reading each turn alone.
 ``--limit N`` scores a seeded sample of N dev examples per set (whole dev splits by default).
 """
 
@@ -37,7 +39,7 @@ DEV_SETS = (
     ("gne", "gne", "goemotions"),
     ("emotion_stimulus", "emotion-stimulus", "goemotions"),
     ("reccon", "reccon", "goemotions"),
-    ("emotionlines_friends", "emotionlines", "ekman"),  # each utterance alone (no preceding turns)
+    ("emotionlines_friends", "emotionlines", "ekman"),  # turns in context where the adapter reads them so
 )
 SHOWN = ("emotion_macro_f1", "emotion_micro_f1", "emotion_jaccard", "emotion_ece", "intensity_pearson",
          "intensity_mae", "cause_token_f1", "cause_exact")
@@ -113,11 +115,13 @@ def main() -> None:
             continue
         taxonomy = get_taxonomy(tax_name)
         key = f"{fmt}/{tax_name}"
+        # dev carries the other turns of its conversations as context (read, never scored)
         dev = gold_examples(DataSpec(args.data / folder, fmt, args.limit), taxonomy, "dev", seed=0)
-        train = gold_examples(DataSpec(args.data / folder, fmt), taxonomy, "train", seed=0)
+        train = gold_examples(DataSpec(args.data / folder, fmt), taxonomy, "train", seed=0, conversations=False)
+        scored = [e for e in dev if e.labeled]
         rows: dict[str, dict[str, float]] = {}
         if any(e.emotions is not None or e.intensities for e in train):
-            metrics, seconds = linear_peer(train, dev, taxonomy.labels)
+            metrics, seconds = linear_peer(train, scored, taxonomy.labels)
             rows["tfidf peer"] = {**metrics, "train_s": seconds}
         for name, path in contenders:
             from models.adapters import serves
@@ -125,10 +129,19 @@ def main() -> None:
             if path is not None and not serves(path, taxonomy.labels):
                 continue
             rows[name] = score_examples(path, dev, taxonomy.labels, device="cpu", batch_size=64).metrics
-        results[key] = {"n_dev": len(dev), "n_train": len(train), "rows": {k: rounded(v) for k, v in rows.items()}}
-        print_table(key, len(dev), rows)
+            if path is not None and _reads_context(path) and any(e.conversation for e in scored):
+                rows[f"{name}, each turn alone"] = score_examples(path, dev, taxonomy.labels, device="cpu",
+                                                                  batch_size=64, context=False).metrics
+        results[key] = {"n_dev": len(scored), "n_train": len(train), "rows": {k: rounded(v) for k, v in rows.items()}}
+        print_table(key, len(scored), rows)
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
+
+
+def _reads_context(path: Path) -> bool:
+    from models.adapters import read_meta
+
+    return bool(read_meta(path).get("onepass", {}).get("dialogue", {}).get("trained"))
 
 
 def print_table(key: str, n: int, rows: dict[str, dict[str, float]]) -> None:

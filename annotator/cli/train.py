@@ -35,6 +35,13 @@ def train_cmd(
                                 "instruction (the prompt readout, one taxonomy)."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder (the one printed when it "
                                 "started) from its last checkpoint; every other option is taken from it."),
+    continue_from: Path = typer.Option(None, "--continue-from", help="Start from this adapter folder's weights "
+                                       "and heads instead of fresh ones. Given the same data, seed and batch size "
+                                       "it was trained with, the run goes on with the batches after its last one "
+                                       "(records it has not seen), under a fresh warmup and decay over the new "
+                                       "steps; its readout must be --readout's."),
+    context: bool = typer.Option(True, "--context/--no-context", help="One-pass: train turns of conversations "
+                                 "(reccon, emotionlines) after the turns before them, or each alone."),
     out: Path = typer.Option(None, "--out", help="Adapters are written to OUT/<version>/ "
                              "(default ANNOTATOR_ADAPTERS_DIR)."),
     split: str = typer.Option("train", "--split", help="Dataset split to train on ('any' for every split)."),
@@ -75,6 +82,11 @@ def train_cmd(
     """
     if activate and project is None:
         raise ValueError("--activate needs --project")
+    if continue_from is not None:
+        trained_for = adapter_meta(continue_from).get("readout") or "instruction"
+        if trained_for.split(".")[0] != readout:
+            raise ValueError(f"{continue_from} holds a {trained_for} adapter; continue it with --readout "
+                             f"{trained_for.split('.')[0]}")
     if resume is not None:
         request = read_run_dir(resume)
         run_dir: Path | None = resume
@@ -93,7 +105,9 @@ def train_cmd(
                                progress=not quiet, lora_r=lora_r, lora_alpha=2 * lora_r,
                                negatives_per_example=negatives_per_example, fp16_weights=fp16_weights,
                                readout=readout, frozen_layers=frozen_layers, head_learning_rate=head_lr,
-                               checkpoint_every=checkpoint_every)
+                               checkpoint_every=checkpoint_every,
+                               init_adapter=str(continue_from.resolve()) if continue_from else None,
+                               context=context)
         request = TrainRequest(tuple(data), names, None if split == "any" else split,
                                str(out or settings.adapters_dir), options)
         run_dir = new_run_dir(request) if readout == "onepass" else None
@@ -124,6 +138,10 @@ def evaluate_cmd(
     device: str = typer.Option(None, "--device", help="cpu, cuda or auto (default ANNOTATOR_DEVICE)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Texts per forward pass."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    context: bool = typer.Option(None, "--context/--no-context", help="Read each turn of a conversation "
+                                 "(reccon, emotionlines) after the turns before it, or alone; default: as the "
+                                 "adapter was trained (a one-pass adapter trained on conversations reads them "
+                                 "in context)."),
 ) -> None:
     """Measure an adapter (or the zero-shot base) on a labeled dataset split.
 
@@ -139,7 +157,7 @@ def evaluate_cmd(
     spec = DataSpec(spec.path, spec.fmt, limit)
     examples = gold_examples(spec, tax, None if split == "any" else split, seed)
     metrics = score_examples(path, examples, tax.labels, device=device or get_settings().device,
-                             batch_size=batch_size).metrics
+                             batch_size=batch_size, context=context).metrics
     result = {"adapter": str(path) if path else None, "data": str(data), "format": spec.fmt, "split": split,
               "taxonomy": tax.name, **rounded(metrics)}
     if as_json:

@@ -22,6 +22,10 @@ A training record is the JSON object ``models.training.data`` reads (this module
   utterances without an in-text span are "no cause here" (the empty span ``[0, 0]``); elsewhere a missing
   span stays ``null`` (GNE rows whose span could not be located are not "no cause").
 - a row whose gold label the reader could not use (``DatasetRow.label_error``) is skipped and counted.
+- with ``conversations=True``, a row that is a turn of a conversation (its ``meta`` names ``conversation``
+  and ``turn``, as the RECCON and EmotionLines readers set) adds ``conversation``, ``turn`` and ``speaker``
+  to its record, and a turn with no usable field is kept as a context record (every field ``null``): it is
+  read as an earlier turn of the others, never trained on or scored.
 
 Each record names its ``taxonomy`` (the target), so records of one text for several taxonomies can train
 a head each (the one-pass trainer merges them by text).
@@ -121,19 +125,35 @@ class Skipped:
 
 def training_records(
     examples: Iterable[DatasetRow], fmt: str, target: str, target_labels: tuple[str, ...], split: str | None = None,
-    skipped: Skipped | None = None,
+    skipped: Skipped | None = None, conversations: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Training records for the examples of ``split`` (any split when ``None``) that keep some field.
+    """Training records for the examples of ``split`` (any split when ``None``) that keep some field (and,
+    with ``conversations``, context records for the other turns of conversations).
 
     Rows with a :attr:`~annotator.datasets.types.DatasetRow.label_error` are left out and counted in ``skipped``.
     """
     for example in examples:
         if split is not None and assign_split(example) != split:
             continue
+        turn = conversation_turn(example) if conversations else None
+        record = None
         if example.label_error is not None:
             if skipped is not None:
                 skipped.add(example.label_error)
-            continue
-        record = to_training_record(example, fmt, target, target_labels)
+        else:
+            record = to_training_record(example, fmt, target, target_labels)
+        if turn is not None:
+            record = record or {"text": example.text, "taxonomy": target, "emotions": None, "intensity": None,
+                                "intensity_emotion": None, "cause": None}
+            record.update(turn)
         if record is not None:
             yield record
+
+
+def conversation_turn(example: DatasetRow) -> dict[str, Any] | None:
+    """``{"conversation", "turn", "speaker"}`` of a row that is a turn of a conversation, else None."""
+    conversation, turn = example.meta.get("conversation"), example.meta.get("turn")
+    if conversation is None or not isinstance(turn, int):
+        return None
+    speaker = example.meta.get("speaker")
+    return {"conversation": str(conversation), "turn": turn, "speaker": str(speaker) if speaker else None}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,8 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
         project_id, version = _scope(job)
         params, queued = dict(job.params), job.state == JobState.QUEUED
         labels = tuple(repo.get_project_by_id(db, project_id).labels)
-        todo = {item.id: item.text for item in repo.items_without_prediction(db, item_ids, version)}
+        todo = {item.id: _Todo(item.id, item.text, item.conversation_id, item.turn)
+                for item in repo.items_without_prediction(db, item_ids, version)}
     if queued:
         mark_running(engine, job_id)
     step = get_settings().prelabel_progress_items
@@ -168,7 +170,7 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
     with keep_alive(engine, job_id):
         for lo in range(0, len(ordered), step):
             piece = ordered[lo:lo + step]
-            rows = _predict(engine, job_id, version, params, labels, [(i, todo[i]) for i in piece if i in todo])
+            rows = _predict(engine, job_id, version, params, labels, [todo[i] for i in piece if i in todo])
             with engine.begin() as conn:  # the slice's items all have their prediction now: count them, once
                 written += repo.insert_predictions(conn, rows)
                 complete_batch_in(conn, job_id, piece)
@@ -176,23 +178,60 @@ def label_batch(engine: Engine, job_id: int, item_ids: list[int]) -> int:
     return written
 
 
+@dataclass(frozen=True)
+class _Todo:
+    """An item to label, as read in the batch's first transaction."""
+
+    id: int
+    text: str
+    conversation: str | None
+    turn: int | None
+
+    @property
+    def key(self) -> tuple[str, int] | None:
+        return (self.conversation, self.turn) if self.conversation is not None and self.turn is not None else None
+
+
 def _predict(engine: Engine, job_id: int, version: str, params: dict[str, Any], labels: tuple[str, ...],
-             todo: list[tuple[int, str]]) -> list[dict[str, Any]]:
-    """The prediction rows for ``todo`` (item id, text)."""
+             todo: list[_Todo]) -> list[dict[str, Any]]:
+    """The prediction rows for ``todo``; turns of conversations are read after the turns before them where
+    the labeler was trained so (one pass per piece of conversation)."""
     if todo:
         try:
             labeler = load_labeler(params.get("adapter_path"), labels)
         except ModelLoadError as exc:
             fail_job(engine, job_id, str(exc))
             raise
-        predictions = labeler.predict([text for _, text in todo], batch_size=min(len(todo), 64))
+        texts, batch_size = [t.text for t in todo], min(len(todo), 64)
+        in_context = getattr(labeler, "reads_context", False) and any(t.key for t in todo)
+        if in_context:
+            conversations = _conversations(engine, [t.id for t in todo if t.key])
+            predictions = labeler.predict_turns(texts, [t.key for t in todo], conversations, batch_size=batch_size)
+        else:
+            predictions = labeler.predict(texts, batch_size=batch_size)
         if predictions and predictions[0].adapter_version != version:
             message = (f"the adapter at {params.get('adapter_path')} is version {predictions[0].adapter_version}, "
                        f"the job expects {version}")
             fail_job(engine, job_id, message)
             raise ModelLoadError(message)
-        return [_prediction_row(item_id, p, job_id, labeler) for (item_id, _), p in zip(todo, predictions)]
+        return [_prediction_row(t.id, p, job_id, labeler, in_context and t.key is not None)
+                for t, p in zip(todo, predictions)]
     return []
+
+
+def _conversations(engine: Engine, item_ids: list[int]) -> dict[str, list[tuple[int, Any]]]:
+    """The turns up to each of these items of their conversations: name -> ``(turn, Turn)`` in order."""
+    from models.onepass.dialogue import Turn
+
+    with session_scope(engine) as db:
+        items = repo.items_by_ids(db, item_ids)
+        earlier = repo.earlier_turns(db, items)
+        found: dict[str, dict[int, Any]] = {}
+        for item in items:
+            for turn in [*earlier.get(item.id, []), item]:
+                if turn.conversation_id is not None and turn.turn is not None:
+                    found.setdefault(turn.conversation_id, {})[turn.turn] = Turn(turn.text, turn.speaker)
+    return {name: sorted(turns.items()) for name, turns in found.items()}
 
 
 # --- the labeler, loaded once per process and kept warm ---------------------------------------------
@@ -255,7 +294,7 @@ def _backend_name() -> str:
     return str(getattr(get_settings(), "backend", "transformers"))
 
 
-def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any) -> dict[str, Any]:
+def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any, in_context: bool = False) -> dict[str, Any]:
     cause = prediction.cause
     return {
         "item_id": item_id,
@@ -270,7 +309,8 @@ def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any) ->
         "confidence": decision_margin(prediction.emotions, labeler.thresholds or DEFAULT_THRESHOLD),
         "embedding": pack_embedding(prediction.embedding) if prediction.embedding else None,
         "provenance": {"backend": _backend_name(), "base_model": labeler.base.model_id,
-                       "base_sha256": labeler.base.sha256, "device": resolve_device(get_settings().device)},
+                       "base_sha256": labeler.base.sha256, "device": resolve_device(get_settings().device),
+                       "context": in_context},
         "job_id": job_id,
     }
 

@@ -48,6 +48,7 @@ def score_examples(
     *,
     device: str = "auto",
     batch_size: int = 32,
+    context: bool | None = None,
 ) -> Evaluation:
     """Metrics of the labeler ``base + adapter_path`` (the bare base when ``None``) on gold examples, the
     predictions they were computed from, and the decision thresholds (a one-pass adapter's tuned ones per
@@ -58,6 +59,10 @@ def score_examples(
     ``intensity_pearson`` (mean over gold emotions, and ``intensity_pearson/<emotion>``), ``intensity_mae``,
     ``cause_token_f1``, ``cause_exact``, ``cause_f1`` (character overlap), plus ``n_examples``,
     ``n_emotions``, ``n_intensity``, ``n_cause``.
+
+    Turns of conversations (examples with ``conversation``; context-only ones are read, never scored) are
+    read after the turns before them when ``context`` is true, alone when false; None: as the adapter was
+    trained (a one-pass adapter trained on conversations). The instruction readout reads every text alone.
     """
     from models.labeler import open_labeler
     from models.training.metrics import all_metrics
@@ -67,7 +72,20 @@ def score_examples(
     settings = get_settings()
     labeler = open_labeler(base_spec(), adapter_path, tuple(labels), resolve_device(device),
                            cache_dir=settings.cache_dir)
-    predictions = labeler.predict([example.text for example in examples], batch_size=batch_size)
+    in_context = hasattr(labeler, "predict_turns") and any(e.conversation is not None for e in examples) and (
+        labeler.reads_context if context is None else context)
+    scored = [example for example in examples if example.labeled]
+    if not scored:
+        raise ValueError("no gold example has a field to score")
+    if in_context:
+        from models.onepass.dialogue import conversations_of
+
+        keys = [(e.conversation, e.turn or 0) if e.conversation is not None else None for e in scored]
+        predictions = labeler.predict_turns([e.text for e in scored], keys, conversations_of(examples),
+                                            batch_size=batch_size)
+    else:
+        predictions = labeler.predict([example.text for example in scored], batch_size=batch_size)
+    examples = scored
     thresholds = labeler.thresholds or 0.5
     metrics = all_metrics(examples, predictions, labeler.labels, thresholds)
     metrics.update(
@@ -109,14 +127,24 @@ def evaluation_adapter(ref: str | None, taxonomy: Taxonomy, zero_shot: bool,
     return path
 
 
-def gold_examples(spec: DataSpec, taxonomy: Taxonomy, split: str | None = "dev", seed: int = 0) -> list["GoldExample"]:
-    """Gold examples of one dataset split in a taxonomy (a seeded sample of ``spec.limit`` when set)."""
+def gold_examples(spec: DataSpec, taxonomy: Taxonomy, split: str | None = "dev", seed: int = 0,
+                  conversations: bool = True) -> list["GoldExample"]:
+    """Gold examples of one dataset split in a taxonomy (a seeded sample of ``spec.limit`` when set).
+
+    With ``conversations``, turns of conversations say so, and every other turn of their conversations
+    comes along as a context-only example (read as context, never scored); the sample is drawn among
+    the examples to score.
+    """
     from models.training.data import example_from_dict
 
-    records = load_records([DataSpec(spec.path, spec.fmt)], taxonomy, split, seed=seed)
+    records = load_records([DataSpec(spec.path, spec.fmt)], taxonomy, split, seed=seed, conversations=conversations)
+    gold = [r for r in records if any(r.get(k) is not None for k in ("emotions", "intensity", "cause"))]
     if spec.limit is not None:
-        records = random.Random(seed).sample(records, min(spec.limit, len(records)))
-    return [example_from_dict(record) for record in records]
+        gold = random.Random(seed).sample(gold, min(spec.limit, len(gold)))
+    chosen = {id(r) for r in gold}
+    context = [{**r, "emotions": None, "intensity": None, "intensity_emotion": None, "cause": None}
+               for r in records if id(r) not in chosen and r.get("conversation") is not None]
+    return [example_from_dict(record) for record in gold + context]
 
 
 def rounded(metrics: dict[str, Any], digits: int = 4) -> dict[str, Any]:

@@ -184,21 +184,21 @@ def _retrain(engine: Engine, job_id: int, run_id: int, project: str, labels: tup
         train_items = rng.sample(train_items, params.max_examples)
     gold = list(data.gold)[: params.max_gold]
     check_trainable(project, data)
-    examples = [consensus_example(item) for item in train_items]
+    examples = in_conversations(engine, train_items, [consensus_example(item) for item in train_items])
     pairs = correction_pairs(train_items)[: params.max_pairs]
     add_job_progress(engine, job_id, 1)
 
     candidate_path, train_metrics = train_candidate(project, labels, examples, pairs, params, start)
     add_job_progress(engine, job_id, 1)
 
-    gold_examples = [consensus_example(item) for item in gold]
+    gold_examples = in_conversations(engine, gold, [consensus_example(item) for item in gold])
     candidate_metrics = evaluate(candidate_path, gold_examples, labels, params)
     current_metrics = evaluate(Path(current.path) if current.path else None, gold_examples, labels, params)
     add_job_progress(engine, job_id, 1)
 
     decision = decide(candidate_metrics, current_metrics, params.policy())
     version = _record(engine, run_id, project, candidate_path, data.data_hash, len(data.train) + len(data.gold),
-                      len(examples), len(gold), pairs,
+                      len(train_items), len(gold), pairs,
                       candidate_metrics, current_metrics, train_metrics, decision, current, params,
                       time.time() - started, {"rule": data.rule, "left_out": data.left_out})
     relabel_job = None
@@ -211,7 +211,7 @@ def _retrain(engine: Engine, job_id: int, run_id: int, project: str, labels: tup
         "training_run_id": run_id, "candidate": version, "from_adapter": start.version, "compared_with": current.version,
         "decision": Decision.PROMOTED if decision.promote else Decision.REFUSED, "reason": decision.reason,
         "primary_metric": params.primary_metric, "candidate_metrics": candidate_metrics,
-        "active_metrics": current_metrics, "n_train": len(examples), "n_gold": len(gold), "n_pairs": len(pairs),
+        "active_metrics": current_metrics, "n_train": len(train_items), "n_gold": len(gold), "n_pairs": len(pairs),
         "relabel_job_id": relabel_job,
     }
 
@@ -226,6 +226,33 @@ def consensus_example(item: Any) -> "Example":
     cause = tuple(item.cause) if item.cause is not None else None
     return Example(text=item.text, emotions=frozenset(item.emotions), intensity=item.intensity, cause=cause,
                    intensities=dict(item.intensities) if getattr(item, "intensities", None) else None)
+
+
+def in_conversations(engine: Engine, items: Sequence[Any], examples: Sequence["Example"]) -> list["Example"]:
+    """``examples`` (one per consensus item) marked with the conversation turn each item is, plus every
+    earlier turn of those conversations as a context-only example: a one-pass labeler trained or scored on
+    them reads each turn after the turns before it."""
+    from models.tasks.base import Example
+
+    with session_scope(engine) as db:
+        stored = {row.id: row for row in repo.items_by_ids(db, [item.item_id for item in items])}
+        turns = [row for row in stored.values() if row.conversation_id is not None and row.turn is not None]
+        earlier = repo.earlier_turns(db, turns)
+        out = []
+        for item, example in zip(items, examples):
+            row = stored.get(item.item_id)
+            if row is not None and row.conversation_id is not None and row.turn is not None:
+                example = dataclasses.replace(example, conversation=row.conversation_id, turn=row.turn,
+                                              speaker=row.speaker)
+            out.append(example)
+        labeled = {(e.conversation, e.turn) for e in out if e.conversation is not None}
+        context: dict[tuple[str, int], Example] = {}
+        for row in turns:
+            for turn in earlier.get(row.id, []):
+                key = (str(turn.conversation_id), int(turn.turn or 0))
+                if key not in labeled:
+                    context[key] = Example(turn.text, conversation=key[0], turn=key[1], speaker=turn.speaker)
+    return out + list(context.values())
 
 
 def correction_pairs(items: Sequence[Any]) -> list["PreferencePair"]:
@@ -320,6 +347,7 @@ def _train_instruction(project: str, labels: tuple[str, ...], examples: Sequence
     from models.training.sft import fit, save_adapter
 
     cfg = sft_config(params.train_options(project, holdout=0.0), labels, _out_dir(project))
+    examples = [e for e in examples if e.labeled]  # the prompt readout reads each text alone: no context turns
     fitted = fit(cfg, examples, init_adapter=Path(start.path) if start.path else None)
     metrics: dict[str, Any] = {"sft_steps": fitted.meta["steps"], "sft_seconds": fitted.meta["train_seconds"],
                                "sft_loss_first": fitted.meta["losses"][0], "sft_loss_last": fitted.meta["losses"][-1]}
@@ -350,6 +378,7 @@ def evaluate(adapter_path: Path | None, gold: Sequence["Example"], labels: Seque
     from annotator.retrain.evaluation import score_examples
 
     scored = score_examples(adapter_path, gold, labels, device=params.device)
+    gold = [example for example in gold if example.labeled]  # predictions come back for these (not context)
     metrics = {k: float(v) for k, v in scored.metrics.items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("n_")}
     agreement = alpha_against_consensus(gold, [p.emotions for p in scored.predictions], scored.thresholds)

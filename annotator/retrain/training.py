@@ -57,17 +57,20 @@ def parse_data_spec(spec: str) -> DataSpec:
     return DataSpec(path=path, fmt=fmt, limit=limit)
 
 
-def load_records(specs: Sequence[DataSpec], taxonomy: Taxonomy, split: str | None = "train", seed: int = 0) -> list[dict[str, Any]]:
+def load_records(specs: Sequence[DataSpec], taxonomy: Taxonomy, split: str | None = "train", seed: int = 0,
+                 conversations: bool = False) -> list[dict[str, Any]]:
     """Training records of every dataset (each shuffled with ``seed`` and capped at its limit), mixed.
 
-    Rows whose gold label a reader could not use are left out; a warning says how many and why.
+    Rows whose gold label a reader could not use are left out; a warning says how many and why. With
+    ``conversations``, turns of conversations say so and unlabeled turns come as context records
+    (:func:`annotator.datasets.convert.training_records`).
     """
     rng = random.Random(seed)
     mixed: list[dict[str, Any]] = []
     for spec in specs:
         skipped = Skipped()
         records = list(training_records(read_dataset(spec.path, spec.fmt), spec.fmt, taxonomy.name, taxonomy.labels,
-                                        split, skipped=skipped))
+                                        split, skipped=skipped, conversations=conversations))
         if skipped.count:
             log.warning("%s: %d row(s) skipped, their gold label is unusable (e.g. %s)", spec.path, skipped.count,
                         "; ".join(skipped.examples))
@@ -78,10 +81,11 @@ def load_records(specs: Sequence[DataSpec], taxonomy: Taxonomy, split: str | Non
 
 
 def load_records_for(specs: Sequence[DataSpec], taxonomies: Sequence[Taxonomy], split: str | None = "train",
-                     seed: int = 0) -> list[dict[str, Any]]:
+                     seed: int = 0, conversations: bool = False) -> list[dict[str, Any]]:
     """Records of every dataset for each taxonomy (a one-pass adapter trains a head per taxonomy); the
-    trainer merges the records of one text into one item."""
-    return [record for taxonomy in taxonomies for record in load_records(specs, taxonomy, split, seed)]
+    trainer merges the records of one text (of one conversation turn) into one item."""
+    return [record for taxonomy in taxonomies
+            for record in load_records(specs, taxonomy, split, seed, conversations)]
 
 
 READOUTS = ("onepass", "instruction")
@@ -110,6 +114,8 @@ class TrainOptions:
     frozen_layers: int = 18
     head_learning_rate: float = 1e-3
     checkpoint_every: int = 100
+    init_adapter: str | None = None  # continue training this adapter folder
+    context: bool = True  # one-pass: read conversation turns after the turns before them
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
@@ -135,6 +141,7 @@ class TrainRequest:
     def from_json(cls, text: str) -> "TrainRequest":
         """Inverse of :meth:`as_json`."""
         raw = json.loads(text)
+        raw["options"].setdefault("context", False)  # run folders from before conversations read turns alone
         return cls(tuple(raw["data"]), tuple(raw["taxonomies"]), raw["split"], raw["out"],
                    TrainOptions(**raw["options"]))
 
@@ -172,7 +179,8 @@ def run_training(request: TrainRequest, run_dir: Path | None = None) -> Path:
             raise ValueError("the instruction readout trains one taxonomy; pass --taxonomy once")
         records = load_records(specs, taxonomies[0], request.split, request.options.seed)
     else:
-        records = load_records_for(specs, taxonomies, request.split, request.options.seed)
+        records = load_records_for(specs, taxonomies, request.split, request.options.seed,
+                                   conversations=request.options.context)
     log.warning("train.data records=%d datasets=%d taxonomies=%s", len(records), len(specs),
                 ",".join(t.name for t in taxonomies))
     path = train_adapter(records, {t.name: t.labels for t in taxonomies}, Path(request.out), request.options,
@@ -229,13 +237,15 @@ def train_adapter(records: Sequence[dict[str, Any]], taxonomies: dict[str, tuple
     if not records:
         raise ValueError("no training examples: the datasets had no field usable for this taxonomy")
     examples = [example_from_dict(record) for record in records]
+    init = Path(options.init_adapter) if options.init_adapter else None
     if options.max_examples is not None:
         examples = examples[: options.max_examples]
     if options.readout == "instruction":
         from models.training.sft import train as train_sft
 
         (_, labels), = taxonomies.items()
-        return train_sft(sft_config(options, labels, out_dir), examples)
+        return train_sft(sft_config(options, labels, out_dir), examples, init_adapter=init)
     from models.onepass.train import train_onepass
 
-    return train_onepass(onepass_config(options, taxonomies, out_dir), examples, work_dir=work_dir)
+    return train_onepass(onepass_config(options, taxonomies, out_dir), examples, init_adapter=init,
+                         work_dir=work_dir)

@@ -1,16 +1,19 @@
 """A one-pass adapter on disk: peft LoRA files, ``heads.safetensors`` and the metadata that describes both.
 
 The metadata (``emo_adapter.json``) says ``"readout": "onepass.v1"`` and holds, under ``"onepass"``, the
-head spec, the tokenization of items, which intensity outputs were trained, and the tuned thresholds.
+head spec, the tokenization of items, which intensity outputs were trained, the tuned thresholds, and how
+conversations are read (``"dialogue"``: the layout, and whether training read turns after their context).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.adapters import ONEPASS, read_meta
+from models.onepass.dialogue import DialogueLayout
 from models.onepass.heads import HeadSpec, OnePassHeads, hidden_size_of
 from models.onepass.inputs import ItemEncoder
 from models.onepass.network import OnePassNetwork
@@ -26,7 +29,8 @@ HEADS_FILE = "heads.safetensors"
 def readout_meta(spec: HeadSpec, encoder: ItemEncoder, state: ReadoutState) -> dict[str, Any]:
     """The ``"onepass"`` part of the metadata."""
     return {"spec": spec.as_dict(), "inputs": encoder.spec(), "intensity_trained": state.intensity_trained,
-            "thresholds": state.thresholds}
+            "thresholds": state.thresholds,
+            "dialogue": {**dataclasses.asdict(state.layout), "trained": state.context_trained}}
 
 
 def write_heads(network: OnePassNetwork, folder: Path) -> None:
@@ -116,6 +120,10 @@ def _encoder_and_state(base_path: Path, info: dict[str, Any]) -> tuple[ItemEncod
     encoder = ItemEncoder.from_spec(load_tokenizer(base_path), info["inputs"])
     state = ReadoutState(intensity_trained={k: list(v) for k, v in info.get("intensity_trained", {}).items()},
                          thresholds={k: dict(v) for k, v in info.get("thresholds", {}).items()})
+    dialogue = dict(info.get("dialogue") or {})  # adapters from before conversations: the defaults, untrained
+    state.context_trained = bool(dialogue.pop("trained", False))
+    if dialogue:
+        state.layout = DialogueLayout(**dialogue)
     return encoder, state
 
 

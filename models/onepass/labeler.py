@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from models.adapters import adapter_version, is_onepass
 from models.base import DEFAULT_CACHE_DIR, BaseModel, resolve_base
+from models.onepass.dialogue import Conversations
 from models.onepass.reader import OnePassReader
 from models.prediction import Prediction
 
@@ -67,6 +68,19 @@ class OnePassLabeler:
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         """One Prediction per text, in input order, emotions in this labeler's label order."""
         return self.reader.predict(texts, self.taxonomy, self.labels, batch_size=batch_size)
+
+    @property
+    def reads_context(self) -> bool:
+        """Whether the adapter was trained reading conversation turns after their context (labeling then
+        reads them so by default)."""
+        return self.reader.state.context_trained
+
+    def predict_turns(self, texts: Sequence[str], keys: Sequence[tuple[str, int] | None],
+                      conversations: Conversations, batch_size: int = 64) -> list[Prediction]:
+        """One Prediction per text: a text keyed ``(conversation, turn)`` read after the turns before it in
+        ``conversations`` (name -> its ``(turn, Turn)`` in order), one keyed None alone."""
+        return self.reader.predict_turns(texts, keys, conversations, self.taxonomy, self.labels,
+                                         batch_size=batch_size)
 
     def with_adapter(self, adapter_path: Path | None, labels: Sequence[str] | None = None) -> Any:
         """A labeler for another adapter (and taxonomy) on the same base.

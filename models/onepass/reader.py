@@ -13,6 +13,8 @@ from typing import Sequence
 import torch
 
 from models.onepass.decode import best_spans, emotion_probabilities, intensities, span_chars
+from models.onepass.dialogue import (Conversations, Dialogue, DialogueLayout, Piece, dialogues_for, encode_pieces,
+                                     view_batch)
 from models.onepass.embedding import item_embeddings
 from models.onepass.heads import OnePassHeads
 from models.onepass.inputs import Batch, ItemEncoder, make_batch
@@ -26,6 +28,8 @@ class ReadoutState:
 
     intensity_trained: dict[str, list[str]] = field(default_factory=dict)  # taxonomy -> labels
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # taxonomy -> label -> threshold
+    layout: DialogueLayout = field(default_factory=DialogueLayout)  # how conversations are cut into pieces
+    context_trained: bool = False  # whether training read conversation turns after their context
 
 
 class OnePassReader:
@@ -49,12 +53,35 @@ class OnePassReader:
         wanted = set(labels)
         return next((name for name, own in self.network.spec.taxonomies.items() if set(own) == wanted), None)
 
-    @torch.inference_mode()
     def predict(self, texts: Sequence[str], taxonomy: str | None, labels: Sequence[str] | None = None,
                 batch_size: int = 64) -> list[Prediction]:
         """One Prediction per text, in input order; emotions in ``labels`` order (the head's by default).
 
         ``taxonomy=None`` reads only the cause (for a network whose heads do not fit the project).
+        """
+        read = self.predict_dialogues([Dialogue.lone(text) for text in texts], taxonomy, labels, batch_size)
+        return [turns[0] for turns in read]
+
+    def predict_turns(self, texts: Sequence[str], keys: Sequence[tuple[str, int] | None],
+                      conversations: Conversations, taxonomy: str | None, labels: Sequence[str] | None = None,
+                      batch_size: int = 64) -> list[Prediction]:
+        """One Prediction per text, in input order: a text keyed ``(conversation, turn)`` read after the turns
+        before it in ``conversations``, a text keyed None alone (see :func:`models.onepass.dialogue.dialogues_for`)."""
+        dialogues, owners = dialogues_for(texts, keys, conversations)
+        out: list[Prediction | None] = [None] * len(texts)
+        for rows, read in zip(owners, self.predict_dialogues(dialogues, taxonomy, labels, batch_size)):
+            for row, prediction in zip(rows, read):
+                out[row] = prediction
+        return out  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def predict_dialogues(self, dialogues: Sequence[Dialogue], taxonomy: str | None,
+                          labels: Sequence[str] | None = None, batch_size: int = 64,
+                          layout: DialogueLayout | None = None) -> list[list[Prediction]]:
+        """Per dialogue, one Prediction per target turn (in ``targets`` order), each turn read after the
+        turns before it (:mod:`models.onepass.dialogue`): one forward pass per piece of conversation.
+
+        ``layout``: how conversations are cut (default: the one the adapter was trained with).
         """
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -62,40 +89,44 @@ class OnePassReader:
         order_labels = tuple(labels) if labels is not None else own
         if taxonomy is not None and set(order_labels) != set(own):
             raise ValueError(f"labels {order_labels} are not the labels of head {taxonomy!r}")
-        items = self.encoder.encode(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(items[i].ids))
-        out: list[Prediction | None] = [None] * len(texts)
+        pieces = encode_pieces(self.encoder, dialogues, layout or self.state.layout)
+        found: dict[tuple[int, int], Prediction] = {}
         trained = self.state.intensity_trained.get(taxonomy or "", [])
-        for lo in range(0, len(order), batch_size):
-            chunk = order[lo : lo + batch_size]
-            batch = make_batch([items[i] for i in chunk], self.encoder.pad_id, dtype=self.network.dtype,
+        for chunk in _batches(pieces, batch_size):
+            batch = make_batch([piece.tokens for piece in chunk], self.encoder.pad_id, dtype=self.network.dtype,
                                device=self.device)
-            self.stats["items"] += len(chunk)
+            self.stats["items"] += sum(len(piece.views) for piece in chunk)
             self.stats["real_tokens"] += int(batch.valid.sum())
             self.stats["slots"] += int(batch.ids.numel())
-            names = [taxonomy] if taxonomy is not None else []
+            rows = [r for r, piece in enumerate(chunk) for _ in piece.views]
+            views = [view for piece in chunk for view in piece.views]
+            keys = [(piece.dialogue, turn) for piece in chunk for turn in piece.turns]
+            texts = [dialogues[d].turns[t].text for d, t in keys]
             hidden = self.final_states(batch)
-            outputs = self.network.read(hidden, batch, names)
-            vectors = item_embeddings(hidden, batch.text, batch.last).tolist()
-            spans = best_spans(outputs.cause, batch) if outputs.cause is not None else [None] * len(chunk)
+            hidden = hidden if rows == list(range(batch.rows)) else hidden[torch.as_tensor(rows, device=hidden.device)]
+            read = view_batch(batch, rows, views)
+            names = [taxonomy] if taxonomy is not None else []
+            outputs = self.network.read(hidden, read, names)
+            vectors = item_embeddings(hidden, read.text, read.last).tolist()
+            spans = best_spans(outputs.cause, read) if outputs.cause is not None else [None] * len(views)
             if taxonomy is not None:
                 probs = emotion_probabilities(outputs.taxonomies[taxonomy], own)
                 levels = intensities(outputs.taxonomies[taxonomy], own, trained)
             else:
-                probs = levels = [{} for _ in chunk]
-            for row, i in enumerate(chunk):
+                probs = levels = [{} for _ in views]
+            for row, key in enumerate(keys):
                 emotions = {label: probs[row][label] for label in order_labels}
                 per_emotion = {label: levels[row][label] for label in order_labels} if levels[row] else None
                 top = max(emotions, key=emotions.__getitem__) if emotions else None
-                out[i] = Prediction(
+                found[key] = Prediction(
                     emotions=emotions,
                     intensity=per_emotion[top] if per_emotion and top is not None else None,
-                    cause=span_chars(texts[i], items[i], spans[row]),
+                    cause=span_chars(texts[row], views[row], spans[row]),
                     adapter_version=self.version,
                     intensities=per_emotion,
                     embedding=tuple(vectors[row]),
                 )
-        return out  # type: ignore[return-value]
+        return [[found[(d, t)] for t in dialogue.targets] for d, dialogue in enumerate(dialogues)]
 
     def final_states(self, batch: Batch) -> torch.Tensor:
         """(B, T, D) final (normed) hidden states of a right-padded batch; padding columns are never read."""
@@ -108,3 +139,17 @@ class OnePassReader:
         """Per-label decision thresholds of a head (0.5 where none were tuned)."""
         tuned = self.state.thresholds.get(taxonomy, {})
         return {label: float(tuned.get(label, 0.5)) for label in self.network.spec.taxonomies[taxonomy]}
+
+
+def _batches(pieces: Sequence[Piece], batch_size: int) -> list[list[Piece]]:
+    """Pieces sorted by length into batches of at most ``batch_size`` rows and ``batch_size * 128`` slots (so a
+    batch of long conversation pieces stays as big in memory as one of short texts)."""
+    order = sorted(pieces, key=lambda piece: len(piece.tokens.ids))
+    out: list[list[Piece]] = []
+    for piece in order:
+        width = len(piece.tokens.ids)
+        if out and len(out[-1]) < batch_size and (len(out[-1]) + 1) * width <= batch_size * 128:
+            out[-1].append(piece)
+        else:
+            out.append([piece])
+    return out

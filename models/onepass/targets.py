@@ -26,13 +26,22 @@ PLUTCHIK_OPPOSITES = {"joy": "sadness", "sadness": "joy", "trust": "disgust", "d
 
 @dataclass
 class TrainItem:
-    """One text and all it is labeled with: emotion sets per taxonomy, intensities per emotion, a cause."""
+    """One text and all it is labeled with: emotion sets per taxonomy, intensities per emotion, a cause.
+
+    A turn of a conversation also names its conversation and turn (it is read after the turns before it)."""
 
     text: str
     emotions: dict[str, frozenset[str]] = field(default_factory=dict)
     intensities: dict[str, float] = field(default_factory=dict)
     cause: tuple[int, int] | None = None
     rejected: dict[str, frozenset[str]] = field(default_factory=dict)  # a labeler answer a human corrected
+    conversation: str | None = None
+    turn: int | None = None
+
+    @property
+    def key(self) -> tuple[str, int] | str:
+        """What makes it one item: its text, or for a turn (conversation, turn)."""
+        return (self.conversation, self.turn or 0) if self.conversation is not None else self.text
 
 
 def preference_pairs(chosen: frozenset[str], rejected: frozenset[str], labels: Sequence[str]) -> list[tuple[str, str]]:
@@ -61,16 +70,20 @@ def attach_rejected(items: Sequence[TrainItem], rejected: Sequence[Example], spe
 
 
 def merge_examples(examples: Sequence[Example], spec: HeadSpec) -> list[TrainItem]:
-    """Examples grouped by text, in first-seen order; supervision a head of ``spec`` cannot use is dropped.
+    """Examples grouped by text (a conversation's turns by conversation and turn, so the same words said
+    twice stay two items), in first-seen order; supervision a head of ``spec`` cannot use is dropped, and
+    so are context-only turns (:func:`conversations_of` keeps them).
 
     Emotion sets of one text and taxonomy are united, an emotion's intensities averaged, the first cause
     kept. An example whose emotions have no taxonomy is taken as the spec's only taxonomy's, if it has one.
     """
-    items: dict[str, TrainItem] = {}
-    counts: dict[tuple[str, str], int] = {}
+    items: dict[tuple[str, int] | str, TrainItem] = {}
+    counts: dict[tuple[tuple[str, int] | str, str], int] = {}
     only = next(iter(spec.taxonomies)) if len(spec.taxonomies) == 1 else None
     for example in examples:
-        item = items.setdefault(example.text, TrainItem(example.text))
+        fresh = TrainItem(example.text, conversation=example.conversation,
+                          turn=example.turn if example.conversation is not None else None)
+        item = items.setdefault(fresh.key, fresh)
         taxonomy = example.taxonomy or only
         if example.emotions is not None and taxonomy in spec.taxonomies:
             labels = set(spec.taxonomies[taxonomy])
@@ -80,9 +93,9 @@ def merge_examples(examples: Sequence[Example], spec: HeadSpec) -> list[TrainIte
         if not intensities and example.intensity is not None:
             intensities = {GENERIC: example.intensity}
         for label, value in intensities.items():
-            n = counts.get((example.text, label), 0)
+            n = counts.get((item.key, label), 0)
             item.intensities[label] = (item.intensities.get(label, 0.0) * n + float(value)) / (n + 1)
-            counts[(example.text, label)] = n + 1
+            counts[(item.key, label)] = n + 1
         if example.cause is not None and item.cause is None and spec.cause:
             item.cause = (int(example.cause[0]), int(example.cause[1]))
     return [item for item in items.values() if item.emotions or item.intensities or item.cause is not None]

@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from models.adapters import read_meta
 from models.base import BaseModel, load_model, load_tokenizer, resolve_base
 from models.onepass.artifact import READOUT, load_onepass, readout_meta, write_heads
+from models.onepass.dialogue import (Conversations, DialogueLayout, Piece, conversations_of, dialogues_for,
+                                     encode_pieces, view_batch)
 from models.onepass.features import compute_lower_states, states_key
 from models.onepass.inputs import ItemEncoder, make_batch
 from models.onepass.network import HeadSpec, OnePassNetwork
 from models.onepass.reader import OnePassReader, ReadoutState
 from models.onepass.targets import GENERIC, LossWeights, TrainItem, attach_rejected, batch_loss, merge_examples
 from models.onepass.thresholds import tune_thresholds
+from models.prediction import Prediction
 from models.tasks.base import Example
 from models.training.config import OnePassConfig
 from models.training.data import examples_sha256
@@ -48,12 +53,14 @@ class FittedOnePass:
 
 
 def split_items(items: Sequence[TrainItem], fraction: float, seed: int) -> tuple[list[TrainItem], list[TrainItem]]:
-    """Hold out ``fraction`` of the items, chosen by a seeded hash of the text (stable under reordering)."""
+    """Hold out ``fraction`` of the items, chosen by a seeded hash of the text (stable under reordering); the
+    turns of a conversation by a hash of the conversation, so it is held out whole or not at all."""
     if fraction <= 0 or len(items) < 2:
         return list(items), []
     train, held = [], []
     for item in items:
-        digest = hashlib.sha256(f"{seed}|{item.text}".encode()).digest()
+        name = item.text if item.conversation is None else f"conversation|{item.conversation}"
+        digest = hashlib.sha256(f"{seed}|{name}".encode()).digest()
         (held if int.from_bytes(digest[:8], "big") / 2**64 < fraction else train).append(item)
     if not held:
         held.append(train.pop())
@@ -110,8 +117,11 @@ def fit_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel
     train_items, held = split_items(items, cfg.readout.holdout_fraction, cfg.train.seed)
     if not train_items:
         raise ValueError("no training example has a field the one-pass heads can learn from")
+    conversations = conversations_of(examples)
     encoder = ItemEncoder.for_tokenizer(load_tokenizer(base.path), cfg.readout.max_text_tokens)
-    tokens = encoder.encode([item.text for item in train_items])
+    layout = DialogueLayout()
+    units = training_units(train_items, conversations, encoder, layout)
+    tokens = [unit.piece.tokens for unit in units]
     dtype = network.dtype
     lower = None
     if spec.frozen_layers > 0:
@@ -121,19 +131,30 @@ def fit_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel
         lower = compute_lower_states(network, tokens, encoder.pad_id, batch_size=cfg.train.eval_batch_size,
                                      device=device, folder=work_dir, key=key, progress=progress.update)
         progress.close()
-    steps = cfg.train.max_steps or steps_for(len(train_items), cfg.train.batch_size, cfg.train.epochs)
-    plan = batch_plan(len(train_items), cfg.train.batch_size, steps, cfg.train.seed,
-                      lengths=[len(t.ids) for t in tokens])
+    steps = cfg.train.max_steps or steps_for(len(units), cfg.train.batch_size, cfg.train.epochs)
+    data_sha = examples_sha256(examples)
+    offset = steps_already_seen(init_adapter, data_sha, cfg) if init_adapter is not None else 0
+    plan = batch_plan(len(units), cfg.train.batch_size, offset + steps, cfg.train.seed,
+                      lengths=[len(t.ids) for t in tokens])[offset:]
     weights = LossWeights(cfg.readout.emotion_weight, cfg.readout.intensity_weight, cfg.readout.cause_weight,
                           cfg.readout.preference_weight)
     parts_seen: list[dict[str, float]] = []
 
     def loss_at(step: int) -> torch.Tensor:
-        index = plan[step]
-        batch = make_batch([tokens[i] for i in index], encoder.pad_id, dtype=dtype, device=device)
-        kept = lower.padded(index, batch.ids.shape[1], dtype).to(device) if lower is not None else None
-        outputs = network(batch, lower=kept)
-        loss, parts = batch_loss(outputs, batch, [train_items[i] for i in index], [tokens[i] for i in index],
+        chosen = [units[i] for i in plan[step]]
+        batch = make_batch([unit.piece.tokens for unit in chosen], encoder.pad_id, dtype=dtype, device=device)
+        if lower is not None:
+            kept = lower.padded(plan[step], batch.ids.shape[1], dtype).to(device)
+        else:
+            kept = network.lower(batch)
+        hidden = network.upper(kept, batch)
+        rows = [r for r, unit in enumerate(chosen) for _ in unit.piece.views]
+        views = [view for unit in chosen for view in unit.piece.views]
+        if rows != list(range(batch.rows)):
+            hidden = hidden[torch.as_tensor(rows, device=hidden.device)]
+        read = view_batch(batch, rows, views)
+        outputs = network.read(hidden, read)
+        loss, parts = batch_loss(outputs, read, [train_items[i] for unit in chosen for i in unit.items], views,
                                  spec, weights)
         parts_seen.append(parts)
         return loss
@@ -148,13 +169,14 @@ def fit_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel
     result = run_loop(network, [g for g in groups if g["params"]], loop, loss_at, checkpoint_dir=work_dir)
     if cfg.train.half_precision_weights:
         round_to_half(network.lm)
-    state = ReadoutState(intensity_trained=_intensity_trained(train_items, spec, cfg.readout.min_intensity_examples))
+    state = ReadoutState(intensity_trained=_intensity_trained(train_items, spec, cfg.readout.min_intensity_examples),
+                         layout=layout, context_trained=any(item.conversation is not None for item in train_items))
     fitted = FittedOnePass(network, encoder, state, {})
     metrics = {"train_loss_first": result.losses[0], "train_loss_last": result.losses[-1],
                "train_loss_parts_last": _mean_parts(parts_seen[-50:])}
     if held:
         state.thresholds, held_metrics = tune_and_measure(fitted.reader(device=device), held, spec,
-                                                          cfg.train.eval_batch_size)
+                                                          cfg.train.eval_batch_size, conversations)
         metrics.update(held_metrics)
     fitted.meta = {
         "readout": READOUT,
@@ -164,11 +186,13 @@ def fit_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel
         "labels": list(next(iter(spec.taxonomies.values()), ())),
         "taxonomies": {k: list(v) for k, v in spec.taxonomies.items()},
         "onepass": readout_meta(spec, encoder, state),
-        "data": {"sha256": examples_sha256(examples), "n_examples": len(examples), "n_items": len(items),
-                 "n_train": len(train_items), "n_heldout": len(held), "n_corrections": n_corrections},
+        "data": {"sha256": data_sha, "n_examples": len(examples), "n_items": len(items),
+                 "n_train": len(train_items), "n_heldout": len(held), "n_corrections": n_corrections,
+                 "n_conversations": len(conversations), "n_sequences": len(units)},
         "hyperparameters": _jsonable(dataclasses.asdict(cfg)),
         "steps": result.steps,
         "planned_steps": steps,
+        "plan_offset": offset,
         "resumed_from_step": result.resumed_from,
         "train_seconds": round(result.seconds, 2),
         "losses": [round(x, 5) for x in result.losses],
@@ -176,6 +200,42 @@ def fit_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel
         "versions": _versions(),
     }
     return fitted
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One training sequence: a lone item, or a piece of a conversation reading several of its turns."""
+
+    piece: Piece
+    items: tuple[int, ...]  # the training item each of the piece's views reads
+
+
+def training_units(items: Sequence[TrainItem], conversations: Conversations, encoder: ItemEncoder,
+                   layout: DialogueLayout) -> list[Unit]:
+    """The sequences a run trains on: each lone item alone, each conversation's items in pieces (one
+    forward pass reads all turns of a piece, each after the turns before it)."""
+    keys = [(item.conversation, item.turn or 0) if item.conversation is not None else None for item in items]
+    dialogues, owners = dialogues_for([item.text for item in items], keys, conversations)
+    pieces = encode_pieces(encoder, dialogues, layout)
+    units = []
+    for piece in pieces:
+        rows = dict(zip(dialogues[piece.dialogue].targets, owners[piece.dialogue]))
+        units.append(Unit(piece, tuple(rows[turn] for turn in piece.turns)))
+    return units
+
+
+def steps_already_seen(init_adapter: Path, data_sha: str, cfg: OnePassConfig) -> int:
+    """Batches of this run's plan that ``init_adapter`` was already trained on (0 if it is another run's).
+
+    An adapter trained on the same examples with the same seed and batch size walked the same seeded plan;
+    continuing it starts at the batch after its last, so the extra steps see records it has not seen yet.
+    """
+    meta = read_meta(init_adapter)
+    trained = meta.get("hyperparameters", {}).get("train", {})
+    if (meta.get("data", {}).get("sha256") != data_sha or trained.get("seed") != cfg.train.seed
+            or trained.get("batch_size") != cfg.train.batch_size):
+        return 0
+    return int(meta.get("plan_offset", 0)) + int(meta.get("steps", 0))
 
 
 def train_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel | None = None,
@@ -191,16 +251,23 @@ def save_onepass(fitted: FittedOnePass, output_dir: Path, run_name: str, half: b
                         write_extra=lambda folder: write_heads(fitted.network, folder))
 
 
-def tune_and_measure(reader: OnePassReader, held: Sequence[TrainItem], spec: HeadSpec,
-                     batch_size: int = 64) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """Tune every head's thresholds on the held-out items and measure the readout there."""
+def tune_and_measure(reader: OnePassReader, held: Sequence[TrainItem], spec: HeadSpec, batch_size: int = 64,
+                     conversations: Conversations | None = None) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Tune every head's thresholds on the held-out items and measure the readout there (a conversation's
+    turns read after the turns before them, as labeling reads them)."""
+
+    def read(rows: Sequence[TrainItem], taxonomy: str | None) -> list[Prediction]:
+        keys = [(item.conversation, item.turn or 0) if item.conversation is not None else None for item in rows]
+        return reader.predict_turns([item.text for item in rows], keys, conversations or {}, taxonomy,
+                                    batch_size=batch_size)
+
     thresholds: dict[str, dict[str, float]] = {}
     metrics: dict[str, float] = {}
     for name, labels in spec.taxonomies.items():
         rows = [item for item in held if name in item.emotions]
         if not rows:
             continue
-        preds = reader.predict([item.text for item in rows], name, batch_size=batch_size)
+        preds = read(rows, name)
         probs = np.asarray([[p.emotions[label] for label in labels] for p in preds])
         gold = np.asarray([[label in item.emotions[name] for label in labels] for item in rows])
         tuned = tune_thresholds(probs, gold)
@@ -213,7 +280,7 @@ def tune_and_measure(reader: OnePassReader, held: Sequence[TrainItem], spec: Hea
     intensity_rows = [item for item in held if any(k != GENERIC for k in item.intensities)]
     name = next(iter(spec.taxonomies), None)
     if intensity_rows and name is not None:
-        preds = reader.predict([item.text for item in intensity_rows], name, batch_size=batch_size)
+        preds = read(intensity_rows, name)
         by_label: dict[str, tuple[list[float], list[float]]] = {}
         for item, pred in zip(intensity_rows, preds):
             for label, value in item.intensities.items():
@@ -226,7 +293,7 @@ def tune_and_measure(reader: OnePassReader, held: Sequence[TrainItem], spec: Hea
             metrics.update({f"intensity_pearson/{label}": r for label, r in rs.items()})
     cause_rows = [item for item in held if item.cause is not None]
     if cause_rows and spec.cause:
-        preds = reader.predict([item.text for item in cause_rows], None, batch_size=batch_size)
+        preds = read(cause_rows, None)
         scores = [token_f1(item.text[item.cause[0]: item.cause[1]].strip(), p.cause[2] if p.cause else "")
                   for item, p in zip(cause_rows, preds)]
         metrics["cause_token_f1"] = float(np.mean(scores))

@@ -19,6 +19,9 @@ class Example:
     "annotated: no cause in the text".
     ``intensities``: intensity in [0, 1] per emotion where annotated (SemEval EI-reg gives one emotion's).
     ``taxonomy``: the taxonomy ``emotions`` belong to (the one-pass readout trains a head per taxonomy).
+    ``conversation``, ``turn``, ``speaker``: where the text is a turn of a conversation, which one, its
+    position there and who said it (the one-pass readout reads it after the turns before it). An example of
+    a conversation with no field at all is context only: it is read as an earlier turn, never scored.
     """
 
     text: str
@@ -27,6 +30,15 @@ class Example:
     cause: tuple[int, int] | None = None
     intensities: dict[str, float] | None = field(default=None, hash=False)
     taxonomy: str | None = None
+    conversation: str | None = None
+    turn: int | None = None
+    speaker: str | None = None
+
+    @property
+    def labeled(self) -> bool:
+        """Whether it carries any field to learn or score (else it is context only)."""
+        return (self.emotions is not None or self.intensity is not None or self.cause is not None
+                or bool(self.intensities))
 
 
 @dataclass(frozen=True)

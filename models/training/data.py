@@ -31,12 +31,23 @@ def example_from_dict(row: dict) -> Example:
         cause=cause,
         intensities={str(k): float(v) for k, v in intensities.items()} if intensities else None,
         taxonomy=row.get("taxonomy"),
+        conversation=str(row["conversation"]) if row.get("conversation") is not None else None,
+        turn=_turn(row) if row.get("conversation") is not None else None,
+        speaker=str(row["speaker"]) if row.get("speaker") else None,
     )
 
 
+def _turn(row: dict) -> int:
+    try:
+        return int(row["turn"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"a turn of conversation {row['conversation']!r} needs an integer 'turn'") from None
+
+
 def example_to_dict(example: Example) -> dict:
-    """The JSON object for an Example (labels sorted, so equal examples serialise equally)."""
-    return {
+    """The JSON object for an Example (labels sorted, so equal examples serialise equally); a turn of a
+    conversation adds ``conversation``, ``turn`` and ``speaker``."""
+    out = {
         "text": example.text,
         "emotions": sorted(example.emotions) if example.emotions is not None else None,
         "intensity": example.intensity,
@@ -44,6 +55,9 @@ def example_to_dict(example: Example) -> dict:
         "intensities": dict(sorted(example.intensities.items())) if example.intensities else None,
         "taxonomy": example.taxonomy,
     }
+    if example.conversation is not None:
+        out.update(conversation=example.conversation, turn=example.turn, speaker=example.speaker)
+    return out
 
 
 def read_examples(path: Path) -> list[Example]:

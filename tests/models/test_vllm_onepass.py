@@ -33,6 +33,9 @@ WORKER = Path(__file__).with_name("vllm_onepass_script.py")
 EKMAN = ("joy", "anger", "fear", "sadness")
 PAIR = ("joy", "fear")
 TOL = 1e-3
+DIALOGUE = {"conversations": {"d": [[0, "Ross", "Shall we see a movie tomorrow?"],
+                                   [1, "Rachel", "Sounds like a good plan"], [2, "Ross", "Okay."]]},
+            "texts": ["Sounds like a good plan", "Okay.", "Okay."], "keys": [["d", 1], ["d", 2], None]}
 TEXTS = [
     "I love this so much, thank you!",
     "Stop lying to me, I'm so mad.",
@@ -105,7 +108,8 @@ def adapters(base, tmp_path_factory) -> list[Path]:
 def vllm_run(vllm_python: Path, adapters: list[Path], base) -> dict:
     """Both adapters labeled by one vLLM pooling engine (runs the worker script)."""
     job = {"base": str(base.path), "adapters": [str(a) for a in adapters], "labels": [list(x) for x in LABELS],
-           "texts": TEXTS, "batch_size": 4, "repeats": 0, "engine": ENGINE, "instruction": True}
+           "texts": TEXTS, "batch_size": 4, "repeats": 0, "engine": ENGINE, "instruction": True,
+           "dialogue": DIALOGUE}
     result = run_vllm_worker(vllm_python, WORKER, job)
     print(f"vLLM CPU one-pass: engine start {result['startup_s']:.1f} s; first pass per adapter "
           f"{[round(r['first_s'], 1) for r in result['runs']]} s for {len(TEXTS)} texts", file=sys.stderr)
@@ -134,6 +138,20 @@ def test_vllm_onepass_matches_transformers(which: int, vllm_run: dict, adapters:
         assert got["intensity"] == pytest.approx(ref.intensity, abs=TOL), text
         assert (tuple(got["cause"]) if got["cause"] else None) == ref.cause, text
         assert got["adapter_version"] == ref.adapter_version
+
+
+def test_vllm_reads_conversation_turns_as_transformers_does(vllm_run: dict, adapters: list[Path], base) -> None:
+    """A conversation is one sequence on vLLM too (plain causal attention): the same states, the same labels."""
+    from models.onepass.dialogue import Turn
+
+    reference = open_labeler(base, adapters[0], LABELS[0])
+    conversations = {name: [(t, Turn(text, speaker)) for t, speaker, text in turns]
+                     for name, turns in DIALOGUE["conversations"].items()}
+    keys = [tuple(key) if key else None for key in DIALOGUE["keys"]]
+    expected = reference.predict_turns(DIALOGUE["texts"], keys, conversations, batch_size=4)
+    for ref, got in zip(expected, vllm_run["dialogue"], strict=True):
+        assert [got["emotions"][k] for k in LABELS[0]] == pytest.approx([ref.emotions[k] for k in LABELS[0]], abs=TOL)
+        assert (tuple(got["cause"]) if got["cause"] else None) == ref.cause
 
 
 def test_vllm_applies_each_adapters_lora_on_one_engine(vllm_run: dict) -> None:

@@ -3,7 +3,7 @@
 Reads a JSON job on stdin: ``base`` (HF folder), ``adapters`` (one-pass adapter folders) with ``labels``
 (one label list per adapter), ``texts``, ``batch_size``, ``repeats`` (timed passes over ``timing_texts``)
 and ``engine`` (extra ``vllm.LLM`` arguments), and ``instruction`` (also open the bare base's instruction
-readout through ``with_adapter``). Starts ONE pooling engine and labels the texts with every adapter on it
+readout through ``with_adapter``), and ``dialogue`` (turns of conversations to read in context). Starts ONE pooling engine and labels the texts with every adapter on it
 (multi-LoRA, through ``OnePassLabeler.with_adapter``), plus the first adapter's heads on the base's states
 without its LoRA; prints one JSON object. The ``__main__`` guard is required: vLLM starts worker processes
 that re-import the main module.
@@ -52,6 +52,15 @@ def main() -> None:
     bare = VllmOnePassReader(engine, None, reader.network, reader.encoder, reader.state, "no-lora")
     out["no_lora"] = [asdict(p) for p in bare.predict(job["texts"], first.taxonomy, first.labels, job["batch_size"])]
     out["engine_stats"] = dict(engine.stats)
+    if job.get("dialogue"):  # turns of a conversation read in context: one sequence per conversation
+        from models.onepass.dialogue import Turn
+
+        dialogue = job["dialogue"]
+        conversations = {name: [(t, Turn(text, speaker)) for t, speaker, text in turns]
+                         for name, turns in dialogue["conversations"].items()}
+        keys = [tuple(key) if key else None for key in dialogue["keys"]]
+        read = first.predict_turns(dialogue["texts"], keys, conversations, job["batch_size"])
+        out["dialogue"] = [asdict(p) for p in read]
     if job.get("instruction"):
         # the other readout through the same entry point: its own (generating) engine, then back
         zero_shot = first.with_adapter(None, job["labels"][0])

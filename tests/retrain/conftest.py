@@ -15,3 +15,13 @@ torch.set_num_threads(1)
 def base() -> BaseModel:
     """The packaged SmolLM2-135M-Instruct as an fp32 safetensors folder."""
     return resolve_base(None, DEFAULT_CACHE_DIR)
+
+
+@pytest.fixture(scope="session")
+def tiny_base():
+    """A tiny random Llama with SmolLM2's tokenizer, kept in the cache between runs (fast end-to-end runs)."""
+    from annotator.settings import get_settings
+    from tests.support.tiny_base import make_tiny_base
+
+    cache = get_settings().cache_dir
+    return make_tiny_base(cache / "test-bases" / "tiny-llama-v1", cache)

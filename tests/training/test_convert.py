@@ -98,3 +98,21 @@ def test_rows_with_an_unusable_gold_label_are_skipped_and_counted():
     records = list(training_records([bad, _example(emotions=("joy",))], "reccon", EK.name, EK.labels, skipped=skipped))
     assert [r["emotions"] for r in records] == [["joy"]]
     assert skipped.count == 1 and skipped.examples == ["unknown emotion 'happines'"]
+
+
+def test_conversation_turns_keep_their_place_and_unlabeled_turns_come_as_context(shared_data):
+    rows = list(read_dataset(shared_data / "emotionlines_friends", "emotionlines", splits="dev"))
+    alone = list(training_records(rows, "emotionlines", EK.name, EK.labels))
+    skipped = Skipped()
+    records = list(training_records(rows, "emotionlines", EK.name, EK.labels, skipped=skipped, conversations=True))
+    assert len(records) == len(rows) > len(alone)  # every utterance: "non-neutral" ones as context
+    assert all(r["conversation"] and isinstance(r["turn"], int) and r["speaker"] for r in records)
+    assert len({(r["conversation"], r["turn"]) for r in records}) == len(records)
+    examples = [example_from_dict(r) for r in records]
+    context = [e for e in examples if not e.labeled]
+    assert len(context) == len(rows) - len(alone) and all(e.conversation for e in context)
+    assert [e.emotions for e in examples if e.labeled] == [frozenset(r["emotions"]) for r in alone]
+    # a turn whose label is unusable is counted, and still read as context
+    bad = _example(emotions=None, meta={"label_error": "unknown emotion 'happines'", "conversation": "d1", "turn": 4})
+    (record,) = training_records([bad], "reccon", EK.name, EK.labels, skipped=skipped, conversations=True)
+    assert record["emotions"] is None and record["turn"] == 4 and skipped.count == 1

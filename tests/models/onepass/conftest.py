@@ -43,8 +43,8 @@ def config(out: Path, **train: object) -> OnePassConfig:
     return OnePassConfig(
         readout=ReadoutConfig(taxonomies=TAXONOMIES, frozen_layers=1, checkpoint_every=3, holdout_fraction=0.2,
                               min_intensity_examples=5),
-        train=TrainConfig(output_dir=out, batch_size=4, max_steps=8, learning_rate=1e-3, progress=False,
-                          run_name="tiny", **train),
+        train=TrainConfig(**{"output_dir": out, "batch_size": 4, "max_steps": 8, "learning_rate": 1e-3,
+                             "progress": False, "run_name": "tiny", **train}),
         model=ModelConfig(lora_r=4, lora_alpha=8),
     )
 

@@ -82,3 +82,33 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tiny, tmp_p
     assert resumed.meta["losses"] == whole.meta["losses"]
     a, b = whole.network.state_dict(), resumed.network.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_continuing_an_adapter_goes_on_with_the_batches_after_its_last(tiny, trained, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    import models.onepass.train as train_module
+
+    _, path = trained  # 8 steps on examples(), seed 0, batch size 4
+    calls: list[tuple[tuple, dict]] = []
+    real_plan = train_module.batch_plan
+
+    def recording_plan(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "batch_plan", recording_plan)
+    same = fit_onepass(config(tmp_path / "c", max_steps=3), examples(), base=tiny, init_adapter=path)
+    assert same.meta["plan_offset"] == 8 and same.meta["init_adapter"] == str(path)
+    (n_items, batch_size, steps, seed), kwargs = calls[-1]
+    assert steps == 11  # the run takes batches 8, 9 and 10 of the plan whose first 8 the adapter was trained on
+    walked = real_plan(n_items, batch_size, 8, seed, **kwargs)
+    assert real_plan(n_items, batch_size, 11, seed, **kwargs)[:8] == walked
+    # another seed walks another plan: nothing to skip
+    other = fit_onepass(config(tmp_path / "d", max_steps=2, seed=1), examples(), base=tiny, init_adapter=path)
+    assert other.meta["plan_offset"] == 0
+    # the continued run starts from the adapter's weights and heads, not fresh ones
+    fresh = fit_onepass(config(tmp_path / "e", max_steps=1, learning_rate=1e-9), examples(), base=tiny)
+    kept = fit_onepass(config(tmp_path / "f", max_steps=1, learning_rate=1e-9), examples(), base=tiny,
+                       init_adapter=path)
+    text = ["I am so happy today, number 3!"]
+    assert kept.reader().predict(text, "mood")[0].emotions != fresh.reader().predict(text, "mood")[0].emotions
