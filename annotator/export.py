@@ -41,7 +41,7 @@ def _prediction_dict(p: Prediction) -> dict[str, Any]:
     return {
         "adapter_version": p.adapter_version, "emotions": p.emotions, "intensity": p.intensity,
         "intensities": p.intensities,
-        "cause": cause_dict(p.cause_start, p.cause_end, p.cause_text),
+        "cause": cause_dict(p.cause_start, p.cause_end, p.cause_text, p.cause_turn),
         "confidence": p.confidence, "provenance": p.provenance, "created_at": p.created_at.isoformat(),
     }
 

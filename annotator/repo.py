@@ -839,7 +839,7 @@ def annotated_item_predictions(db: Session, project_id: int, version: str) -> Se
     """The predictions of ``version`` for the project's items that have an accepted annotation."""
     return db.execute(
         select(Prediction.item_id, Prediction.emotions, Prediction.intensity, Prediction.intensities,
-               Prediction.cause_start, Prediction.cause_end)
+               Prediction.cause_start, Prediction.cause_end, Prediction.cause_turn)
         .where(Prediction.adapter_version == version, Prediction.item_id.in_(_annotated_item_ids(project_id)))
     ).all()
 
@@ -848,7 +848,7 @@ def corrected_predictions(db: Session, project_id: int) -> Sequence[Any]:
     """Every prediction of the project an accepted annotation says it corrected (``based_on_adapter``)."""
     return db.execute(
         select(Prediction.item_id, Prediction.adapter_version, Prediction.emotions, Prediction.intensity,
-               Prediction.cause_start, Prediction.cause_end)
+               Prediction.cause_start, Prediction.cause_end, Prediction.cause_turn)
         .join(Item, Item.id == Prediction.item_id)
         .where(Item.project_id == project_id,
                select(Annotation.id).where(Annotation.item_id == Prediction.item_id,

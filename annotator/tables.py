@@ -131,6 +131,7 @@ class Prediction(Base):
     cause_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cause_turn: Mapped[int | None] = mapped_column(Integer, nullable=True)  # an earlier turn the span lies in
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     # models.onepass.embedding: 64 float16 numbers (one-pass readout), what "what to label next" compares
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

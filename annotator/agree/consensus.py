@@ -123,7 +123,8 @@ def from_machine(prediction: PredictionFields, thresholds: Thresholds) -> BestLa
         scores=scores,
         intensity=prediction.intensity,
         intensities={label: float(own[label]) for label in emotions if label in own} or None,
-        cause=cause_dict(prediction.cause_start, prediction.cause_end, prediction.cause_text),
+        cause=cause_dict(prediction.cause_start, prediction.cause_end, prediction.cause_text,
+                         prediction.cause_turn),
         source="model",
         adapter_version=prediction.adapter_version,
     )

@@ -61,6 +61,7 @@ class ConsensusItem:
     corrected_from: dict[str, Any] | None = None
     intensities: dict[str, float] | None = None  # per consensus emotion, where annotators gave one
     adjudicated_by: str | None = None  # the reviewer whose final label this is (then it is the consensus)
+    cause_turn: int | None = None  # the earlier turn of the item's conversation ``cause`` indexes (None: its text)
 
 
 @dataclass(frozen=True)
@@ -167,15 +168,18 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         else:
             continue
         cons = consensus_coding(item_id, chosen, context.text, weights, rules.intensity_method)
-        # the labeler learns causes in the item's own text: one in an earlier turn trains as "none here"
-        cause = context.own_span(cons.cause)
+        # a cause in an earlier turn keeps its turn: a labeler reading the conversation learns to point there
+        located = context.locate(cons.cause)
+        cause = None if located is None else (located[1], located[2])
+        cause_turn = None if located is None else located[0]
         original = _most_common_original(originals, item_id, data.based_on.get(item_id, []))
         if original is not None and frozenset(original["emotions"]) == cons.emotions and \
-                as_span(*(original["cause"] or (None, None))) == cause:
+                as_span(*(original["cause"] or (None, None))) == cause and original.get("cause_turn") == cause_turn:
             original = None
         entry = ConsensusItem(item_id=item_id, text=text, emotions=cons.emotions, intensity=cons.intensity,
                               cause=cause, agreement=agreement, n_annotations=len(group),
-                              corrected_from=original, intensities=dict(cons.intensities) or None)
+                              corrected_from=original, intensities=dict(cons.intensities) or None,
+                              cause_turn=cause_turn)
         (gold if is_gold else train).append(entry)
     return ConsensusDataset(train=train, gold=gold, data_hash=_data_hash(train, gold, left_out), left_out=left_out,
                             rule=dataclasses.asdict(rules) | {"trusted_annotators": sorted(rules.trusted_annotators)})
@@ -190,7 +194,8 @@ def _corrected_predictions(db: Any, project_id: int, thresholds: Callable[[str],
         cause = as_span(r.cause_start, r.cause_end)
         c = predicted_coding(r.item_id, r.adapter_version, r.emotions, r.intensity, cause, thresholds(r.adapter_version))
         out[(r.item_id, r.adapter_version)] = {"adapter_version": r.adapter_version, "emotions": sorted(c.emotions),
-                                               "intensity": c.intensity, "cause": list(cause) if cause else None}
+                                               "intensity": c.intensity, "cause": list(cause) if cause else None,
+                                               "cause_turn": r.cause_turn if cause else None}
     return out
 
 
@@ -206,6 +211,7 @@ def _data_hash(train: list[ConsensusItem], gold: list[ConsensusItem], left_out: 
     """A hash of exactly what training and evaluation see (texts by content hash), and who was left out."""
     rows: list[Any] = [[split, content_hash(i.text), sorted(i.emotions), i.intensity, i.cause, i.corrected_from]
                        + ([sorted(i.intensities.items())] if i.intensities else [])
+                       + ([["cause_turn", i.cause_turn]] if i.cause_turn is not None else [])
                        for split, items in (("train", train), ("gold", gold)) for i in items]
     if left_out:
         rows.append(["left_out", left_out])

@@ -68,8 +68,3 @@ class CauseText:
             if lo <= span[0] < hi:
                 return (None if t == self.own_turn else t), span[0] - lo, min(span[1], hi) - lo
         return None
-
-    def own_span(self, span: Span | None) -> Span | None:
-        """The part of ``span`` in the item's own text, as offsets into it; None where it lies elsewhere."""
-        where = self.locate(span)
-        return None if where is None or where[0] is not None else (where[1], where[2])

@@ -115,7 +115,8 @@ def load_codings(db: Session, project: Project, with_labeler: bool = True) -> Pr
             preds = repo.annotated_item_predictions(db, project.id, version)
             data.labeler_version = version
             data.labeler = [predicted_coding(p.item_id, f"labeler:{version}", p.emotions, p.intensity,
-                                             contexts[p.item_id].span(p.cause_start, p.cause_end), threshold,
+                                             contexts[p.item_id].span(p.cause_start, p.cause_end, p.cause_turn),
+                                             threshold,
                                              p.intensities)
                             for p in preds]
     return data

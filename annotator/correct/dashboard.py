@@ -160,6 +160,7 @@ class ReviewItem:
     turn: int | None = None
     speaker: str | None = None
     context: list[ContextTurn] = field(default_factory=list)  # earlier turns, oldest first
+    cause_turn: int | None = None  # the earlier turn the proposed cause is a span of (None: the item's text)
     gold: bool = False  # a gold item (never shown as such: it must look like any other)
 
 
@@ -292,7 +293,8 @@ def _review_item(db: Session, item: Item, pred: Prediction | None, threshold: Th
         probs = dict(sorted((best.scores or {}).items(), key=lambda kv: -kv[1]))
         review = ReviewItem(item.id, item.text, pred.adapter_version, probs, best.emotions, pred.intensity,
                             pred.cause_start, pred.cause_end, pred.confidence,
-                            intensities={k: float(v) for k, v in (pred.intensities or {}).items()} or None)
+                            intensities={k: float(v) for k, v in (pred.intensities or {}).items()} or None,
+                            cause_turn=pred.cause_turn)
     review.turn, review.speaker = item.turn, item.speaker
     review.context = [ContextTurn(t.turn, t.speaker, t.text)
                       for t in repo.earlier_turns(db, [item], get_settings().context_turns).get(item.id, [])
@@ -331,10 +333,24 @@ def cause_span(text: str, phrase: str, near: int | None = None) -> tuple[int, in
     return start, start + len(phrase)
 
 
+def proposed_cause(review: ReviewItem) -> str:
+    """The words of the labeler's proposed cause, in the item's text or the earlier turn it names."""
+    if review.cause_start is None or review.cause_end is None:
+        return ""
+    if review.cause_turn is None:
+        return review.text[review.cause_start:review.cause_end]
+    shown = next((t for t in review.context if t.turn == review.cause_turn), None)
+    return shown.text[review.cause_start:review.cause_end] if shown is not None else ""
+
+
 def locate_cause(review: ReviewItem, phrase: str) -> tuple[int | None, int, int] | None:
     """Where a cause phrase copied from the page lies: ``(turn, start, end)``, turn None for the item's own
     text, else the latest earlier turn shown that holds it; None for an empty phrase; ValueError if it is in
-    none of them. In the item's own text the occurrence nearest the proposed cause wins."""
+    none of them. In the item's own text the occurrence nearest the proposed cause wins; the proposed cause
+    kept as it is stays where the labeler put it (an earlier turn too)."""
+    if review.cause_turn is not None and phrase.strip() and phrase.strip() == proposed_cause(review):
+        assert review.cause_start is not None and review.cause_end is not None
+        return review.cause_turn, review.cause_start, review.cause_end
     try:
         span = cause_span(review.text, phrase, near=review.cause_start)
     except ValueError:

@@ -20,7 +20,9 @@ A training record is the JSON object ``models.training.data`` reads (this module
   ``intensity_emotion``.
 - **cause** is the span where the dataset gives one. RECCON annotates every cause of an utterance, so its
   utterances without an in-text span are "no cause here" (the empty span ``[0, 0]``); elsewhere a missing
-  span stays ``null`` (GNE rows whose span could not be located are not "no cause").
+  span stays ``null`` (GNE rows whose span could not be located are not "no cause"). Read as conversations,
+  a RECCON utterance whose cause lies only in earlier turns gets the span of the nearest one, with
+  ``"cause_turn"`` naming that turn (its offsets index that turn's text).
 - a row whose gold label the reader could not use (``DatasetRow.label_error``) is skipped and counted.
 - with ``conversations=True``, a row that is a turn of a conversation (its ``meta`` names ``conversation``
   and ``turn``, as the RECCON and EmotionLines readers set) adds ``conversation``, ``turn`` and ``speaker``
@@ -146,8 +148,24 @@ def training_records(
             record = record or {"text": example.text, "taxonomy": target, "emotions": None, "intensity": None,
                                 "intensity_emotion": None, "cause": None}
             record.update(turn)
+            earlier = earlier_cause(example)
+            if record["cause"] == [0, 0] and earlier is not None:
+                record["cause"], record["cause_turn"] = [earlier[1], earlier[2]], earlier[0]
         if record is not None:
             yield record
+
+
+def earlier_cause(example: DatasetRow) -> tuple[int, int, int] | None:
+    """``(turn, start, end)`` of the cause span in the nearest earlier turn of the row's conversation (RECCON's
+    ``meta["cause_spans"]``), for a row with no cause in its own text; None where there is none."""
+    own = example.meta.get("turn")
+    spans = [s for s in example.meta.get("cause_spans") or ()
+             if isinstance(s, dict) and isinstance(s.get("turn"), int) and isinstance(own, int)
+             and s["turn"] < own and s.get("start") is not None and s.get("end", 0) > s["start"]]
+    if example.cause is not None or not spans:
+        return None
+    nearest = max(spans, key=lambda s: s["turn"])
+    return nearest["turn"], int(nearest["start"]), int(nearest["end"])
 
 
 def conversation_turn(example: DatasetRow) -> dict[str, Any] | None:

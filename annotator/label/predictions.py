@@ -22,6 +22,7 @@ class PredictionFields(Protocol):
     cause_start: int | None
     cause_end: int | None
     cause_text: str | None
+    cause_turn: int | None  # an earlier turn of the item's conversation the cause span lies in (None: its own)
     confidence: float | None
 
 

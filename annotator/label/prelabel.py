@@ -305,6 +305,7 @@ def _prediction_row(item_id: int, prediction: Any, job_id: int, labeler: Any, in
         "cause_start": cause[0] if cause else None,
         "cause_end": cause[1] if cause else None,
         "cause_text": cause[2] if cause else None,
+        "cause_turn": getattr(prediction, "cause_turn", None) if cause else None,  # instruction readout: none
         # how sure the least certain decision is, at the labeler's own thresholds (0.5 where it has none)
         "confidence": decision_margin(prediction.emotions, labeler.thresholds or DEFAULT_THRESHOLD),
         "embedding": pack_embedding(prediction.embedding) if prediction.embedding else None,

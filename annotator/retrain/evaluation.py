@@ -58,7 +58,9 @@ def score_examples(
     has the field: ``emotion_macro_f1``, ``emotion_micro_f1``, ``emotion_jaccard``, ``emotion_ece``,
     ``intensity_pearson`` (mean over gold emotions, and ``intensity_pearson/<emotion>``), ``intensity_mae``,
     ``cause_token_f1``, ``cause_exact``, ``cause_f1`` (character overlap), plus ``n_examples``,
-    ``n_emotions``, ``n_intensity``, ``n_cause``.
+    ``n_emotions``, ``n_intensity``, ``n_cause``; for conversations also ``cause_token_f1/same_turn``,
+    ``/earlier_turn`` (a gold cause in an earlier turn: read alone, the labeler cannot point there) and
+    ``/none``, with their ``n_cause/...`` counts.
 
     Turns of conversations (examples with ``conversation``; context-only ones are read, never scored) are
     read after the turns before them when ``context`` is true, alone when false; None: as the adapter was
@@ -85,9 +87,10 @@ def score_examples(
                                             batch_size=batch_size)
     else:
         predictions = labeler.predict([example.text for example in scored], batch_size=batch_size)
+    turns = {(e.conversation, e.turn or 0): e.text for e in examples if e.conversation is not None}
     examples = scored
     thresholds = labeler.thresholds or 0.5
-    metrics = all_metrics(examples, predictions, labeler.labels, thresholds)
+    metrics = all_metrics(examples, predictions, labeler.labels, thresholds, turns if turns else None)
     metrics.update(
         n_examples=float(len(examples)),
         n_emotions=float(sum(e.emotions is not None for e in examples)),

@@ -225,7 +225,8 @@ def consensus_example(item: Any) -> "Example":
 
     cause = tuple(item.cause) if item.cause is not None else None
     return Example(text=item.text, emotions=frozenset(item.emotions), intensity=item.intensity, cause=cause,
-                   intensities=dict(item.intensities) if getattr(item, "intensities", None) else None)
+                   intensities=dict(item.intensities) if getattr(item, "intensities", None) else None,
+                   cause_turn=getattr(item, "cause_turn", None) if cause is not None else None)
 
 
 def in_conversations(engine: Engine, items: Sequence[Any], examples: Sequence["Example"]) -> list["Example"]:
@@ -277,7 +278,8 @@ def correction_pairs(items: Sequence[Any]) -> list["PreferencePair"]:
         cause = original.get("cause")
         rejected_cause = (int(cause[0]), int(cause[1])) if cause else (0, 0)
         rejected = Example(text=item.text, emotions=rejected_emotions, intensity=original.get("intensity"),
-                           cause=rejected_cause if chosen.cause is not None else None)
+                           cause=rejected_cause if chosen.cause is not None else None,
+                           cause_turn=original.get("cause_turn") if cause and chosen.cause is not None else None)
         pairs.append(PreferencePair(chosen=chosen, rejected=rejected))
     return pairs
 

@@ -30,7 +30,8 @@ def readout_meta(spec: HeadSpec, encoder: ItemEncoder, state: ReadoutState) -> d
     """The ``"onepass"`` part of the metadata."""
     return {"spec": spec.as_dict(), "inputs": encoder.spec(), "intensity_trained": state.intensity_trained,
             "thresholds": state.thresholds,
-            "dialogue": {**dataclasses.asdict(state.layout), "trained": state.context_trained}}
+            "dialogue": {**dataclasses.asdict(state.layout), "trained": state.context_trained,
+                         "cause_across_turns": state.cause_across_turns}}
 
 
 def write_heads(network: OnePassNetwork, folder: Path) -> None:
@@ -122,6 +123,7 @@ def _encoder_and_state(base_path: Path, info: dict[str, Any]) -> tuple[ItemEncod
                          thresholds={k: dict(v) for k, v in info.get("thresholds", {}).items()})
     dialogue = dict(info.get("dialogue") or {})  # adapters from before conversations: the defaults, untrained
     state.context_trained = bool(dialogue.pop("trained", False))
+    state.cause_across_turns = bool(dialogue.pop("cause_across_turns", False))
     if dialogue:
         state.layout = DialogueLayout(**dialogue)
     return encoder, state

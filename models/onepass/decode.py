@@ -1,7 +1,8 @@
 """Raw head outputs -> the values a prediction holds: probabilities, intensities, a cause span.
 
-Pure tensor and list code (no model): the cause span is chosen among token spans of the item's own text and
-mapped to characters through the tokenizer's offsets, so it is always a substring of the text.
+Pure tensor and list code (no model): the cause span is chosen among token spans of one turn (the item's own
+text, or a turn of its conversation up to it) and mapped to characters through the tokenizer's offsets, so it
+is always a substring of that turn's text.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Sequence
 
 import torch
 
+from models.onepass.dialogue import TurnTokens
 from models.onepass.heads import CauseOutput, TaxonomyOutput
 from models.onepass.inputs import Batch, ItemTokens
 from models.tasks.cause.parser import trim_span
@@ -33,13 +35,18 @@ def intensities(out: TaxonomyOutput, labels: Sequence[str], trained: Sequence[st
 
 
 def best_spans(cause: CauseOutput, batch: Batch, max_tokens: int = MAX_SPAN_TOKENS) -> list[tuple[int, int] | None]:
-    """Per row, the (first, last) column of the best token span, or None where "no cause" scores higher."""
+    """Per row, the (first, last) column of the best token span, or None where "no cause" scores higher.
+
+    A span lies within one turn (``batch.turn_of``, where the pointer ranges over several)."""
     start, end = cause.start.float(), cause.end.float()
     width = start.shape[1]
     col = torch.arange(width, device=start.device)
     band = (col[None, :] >= col[:, None]) & (col[None, :] - col[:, None] < max_tokens)  # (T, T): end >= start
+    allowed = band[None]
+    if batch.turn_of is not None:
+        allowed = allowed & (batch.turn_of[:, :, None] == batch.turn_of[:, None, :])
     scores = start[:, :, None] + end[:, None, :]
-    scores = scores.masked_fill(~band[None], float("-inf"))
+    scores = scores.masked_fill(~allowed, float("-inf"))
     flat = scores.flatten(1)
     best, where = flat.max(dim=1)
     none = (cause.none_start + cause.none_end).float()
@@ -53,8 +60,10 @@ def best_spans(cause: CauseOutput, batch: Batch, max_tokens: int = MAX_SPAN_TOKE
     return out
 
 
-def span_chars(text: str, item: ItemTokens, columns: tuple[int, int] | None) -> tuple[int, int, str] | None:
-    """A token span (columns of the batch row) as ``(start, end, text[start:end])``, whitespace-trimmed."""
+def span_chars(text: str, item: ItemTokens | TurnTokens,
+               columns: tuple[int, int] | None) -> tuple[int, int, str] | None:
+    """A token span (columns of the batch row) as ``(start, end, text[start:end])``, whitespace-trimmed;
+    ``item`` is the item or turn whose ``text`` the columns lie in."""
     if columns is None:
         return None
     first, last = columns[0] - item.first, columns[1] - item.first
@@ -64,7 +73,12 @@ def span_chars(text: str, item: ItemTokens, columns: tuple[int, int] | None) -> 
     return (start, end, text[start:end]) if end > start else None
 
 
-def token_span(item: ItemTokens, start: int, end: int) -> tuple[int, int] | None:
+def turn_at(area: Sequence[TurnTokens], column: int) -> TurnTokens | None:
+    """The turn of ``area`` whose text tokens include ``column``."""
+    return next((turn for turn in area if turn.first <= column < turn.first + turn.n_text), None)
+
+
+def token_span(item: ItemTokens | TurnTokens, start: int, end: int) -> tuple[int, int] | None:
     """The text tokens (indexes among the item's text tokens) that cover characters ``[start, end)``.
 
     ``None`` when no token of the (possibly truncated) text overlaps the span.

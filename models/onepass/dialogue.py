@@ -11,6 +11,10 @@ A conversation longer than ``max_tokens`` is cut into pieces, and each piece sta
 turns before the first turn it reads (those are read again, as context only; fewer where long turns
 would not fit in ``max_tokens``): a turn sees the ``context_turns`` turns before it, as many as fit, and
 every earlier turn of its piece. A piece is longer than ``max_tokens`` only when one turn is.
+
+The cause pointer of a turn may choose a span in any turn of its piece up to and including its own (a
+cause is often in what the other speaker said): each view carries its ``area``, the text tokens of those
+turns, and a span never crosses a turn boundary.
 """
 
 from __future__ import annotations
@@ -37,15 +41,39 @@ class Turn:
 
 @dataclass(frozen=True)
 class Dialogue:
-    """A conversation's turns in order, and the turns to read (each read once)."""
+    """A conversation's turns in order, and the turns to read (each read once).
+
+    ``numbers``: each turn's number in its conversation (default: its position), which a cause in an
+    earlier turn is reported by."""
 
     turns: tuple[Turn, ...]
     targets: tuple[int, ...]
+    numbers: tuple[int, ...] = ()
 
     @classmethod
     def lone(cls, text: str) -> "Dialogue":
         """A text read alone (no context, no speaker)."""
         return cls((Turn(text),), (0,))
+
+    def number(self, position: int) -> int:
+        """The conversation's number of the turn at ``position``."""
+        return self.numbers[position] if self.numbers else position
+
+
+@dataclass(frozen=True)
+class TurnTokens:
+    """Where one turn's text tokens are in a sequence: its position in the dialogue and number in its
+    conversation, its first column, and each text token's characters in the turn's text."""
+
+    position: int
+    number: int
+    first: int
+    offsets: tuple[tuple[int, int], ...]
+
+    @property
+    def n_text(self) -> int:
+        """How many text tokens the turn has (after truncation)."""
+        return len(self.offsets)
 
 
 @dataclass(frozen=True)
@@ -61,6 +89,7 @@ class Piece:
     views: tuple[ItemTokens, ...]
     dialogue: int  # index of the dialogue it comes from
     turns: tuple[int, ...]  # the dialogue turn each view reads
+    areas: tuple[tuple[TurnTokens, ...], ...] = ()  # per view: the turns its cause may lie in, its own last
 
 
 @dataclass(frozen=True)
@@ -113,7 +142,8 @@ def dialogues_for(texts: Sequence[str], keys: Sequence[tuple[str, int] | None],
         if missing:
             raise ValueError(f"turn {missing[0][1]} is not a turn of conversation {name!r}")  # type: ignore[index]
         dialogues.append(Dialogue(tuple(turn for _, turn in turns),
-                                  tuple(position[keys[row][1]] for row in rows)))  # type: ignore[index]
+                                  tuple(position[keys[row][1]] for row in rows),  # type: ignore[index]
+                                  tuple(number for number, _ in turns)))
         owners.append(tuple(rows))
     return dialogues, owners
 
@@ -137,7 +167,7 @@ def encode_pieces(encoder: ItemEncoder, dialogues: Sequence[Dialogue],
                     for turn, item in zip(dialogue.turns, own)]
         lengths = [len(head) + len(item.ids) - len(encoder.prefix) for head, item in turn_ids]
         for start, end, read in _spans(lengths, sorted(set(dialogue.targets)), layout, len(encoder.prefix)):
-            pieces.append(_piece(encoder, turn_ids[start:end], start, read, d))
+            pieces.append(_piece(encoder, turn_ids[start:end], start, read, d, dialogue))
     return pieces
 
 
@@ -174,32 +204,44 @@ def _spans(lengths: Sequence[int], targets: Sequence[int], layout: DialogueLayou
 
 
 def _piece(encoder: ItemEncoder, turns: Sequence[tuple[tuple[int, ...], ItemTokens]], start: int,
-           read: tuple[int, ...], dialogue: int) -> Piece:
+           read: tuple[int, ...], index: int, dialogue: Dialogue) -> Piece:
     ids: list[int] = list(encoder.prefix)
     views: dict[int, ItemTokens] = {}
+    seen: list[TurnTokens] = []
+    areas: dict[int, tuple[TurnTokens, ...]] = {}
     for k, (head, item) in enumerate(turns):
         ids.extend(head)
         first = len(ids)
         ids.extend(item.ids[item.first :])  # text tokens and the suffix
+        seen.append(TurnTokens(start + k, dialogue.number(start + k), first, item.offsets))
         if start + k in read:
             views[start + k] = ItemTokens(ids=tuple(ids), offsets=item.offsets, first=first)
+            areas[start + k] = tuple(seen)
     whole = ItemTokens(ids=tuple(ids), offsets=(), first=len(encoder.prefix))
-    return Piece(whole, tuple(views[t] for t in read), dialogue, read)
+    return Piece(whole, tuple(views[t] for t in read), index, read, tuple(areas[t] for t in read))
 
 
-def view_batch(batch: Batch, rows: Sequence[int], views: Sequence[ItemTokens]) -> Batch:
+def view_batch(batch: Batch, rows: Sequence[int], views: Sequence[ItemTokens],
+               areas: Sequence[Sequence[TurnTokens]] | None = None) -> Batch:
     """The views as rows for the heads: row ``k`` is the batch row ``rows[k]`` read at ``views[k]``'s turn.
 
     The attention mask is left out (the forward pass is done); ``ids``, ``positions`` and ``valid`` are
-    those of each view's row.
+    those of each view's row. With ``areas`` (a :class:`Piece`'s), the cause pointer of row ``k`` ranges
+    over the text tokens of ``areas[k]`` (``turn_of`` says which turn each column is); without, over the
+    view's own text.
     """
     index = torch.as_tensor(list(rows), dtype=torch.long, device=batch.ids.device)
     width = batch.ids.shape[1]
     text = torch.zeros((len(views), width), dtype=torch.bool)
     last = torch.zeros(len(views), dtype=torch.long)
+    turn_of = torch.full((len(views), width), -1, dtype=torch.long) if areas is not None else None
     for k, view in enumerate(views):
         text[k, view.first : view.first + view.n_text] = True
         last[k] = len(view.ids) - 1
+        if turn_of is not None:
+            for turn in areas[k]:  # type: ignore[index]
+                turn_of[k, turn.first : turn.first + turn.n_text] = turn.position
+    device = batch.ids.device
     return Batch(ids=batch.ids[index], positions=batch.positions[index], mask=batch.mask.new_zeros(0),
-                 valid=batch.valid[index], text=text.to(batch.ids.device), last=last.to(batch.ids.device),
-                 first=batch.first)
+                 valid=batch.valid[index], text=text.to(device), last=last.to(device), first=batch.first,
+                 turn_of=turn_of.to(device) if turn_of is not None else None)

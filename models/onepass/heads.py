@@ -78,14 +78,15 @@ class TaxonomyHead(nn.Module):
 class CauseOutput:
     """Pointer scores over each item's columns; ``none_*`` is the "no cause in the text" score."""
 
-    start: torch.Tensor  # (B, T), masked to text tokens
-    end: torch.Tensor  # (B, T), masked to text tokens
+    start: torch.Tensor  # (B, T), masked to the pointer's area (text tokens)
+    end: torch.Tensor  # (B, T), masked to the pointer's area (text tokens)
     none_start: torch.Tensor  # (B,)
     none_end: torch.Tensor  # (B,)
 
 
 class CauseHead(nn.Module):
     """Start and end pointers over the text tokens, queried by the item's summary (which saw all of it).
+    The tokens are the item's own, or (``area``) those of the turns of its conversation up to it.
 
     A token's own state has seen only the tokens before it (the model is causal), so each pointer score is
     a match between the token and a query computed from the summary, plus a score of the token alone.
@@ -103,8 +104,9 @@ class CauseHead(nn.Module):
             nn.init.normal_(layer.weight, std=0.02)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, hidden: torch.Tensor, text: torch.Tensor, last: torch.Tensor) -> CauseOutput:
-        """Pointer scores for final hidden states ``hidden`` (B, T, D)."""
+    def forward(self, hidden: torch.Tensor, text: torch.Tensor, last: torch.Tensor,
+                area: torch.Tensor | None = None) -> CauseOutput:
+        """Pointer scores for final hidden states ``hidden`` (B, T, D), over ``area`` (default: ``text``)."""
         pooled = self.dropout(summary(hidden, text, last))
         states = self.dropout(hidden)
         q_start, q_end = self.query(pooled).split(self.width, dim=-1)
@@ -115,7 +117,8 @@ class CauseHead(nn.Module):
         end = torch.einsum("bw,btw->bt", q_end, k_end) * scale + own[..., 1]
         low = torch.finfo(start.dtype).min
         none = self.none(pooled)
-        return CauseOutput(start.masked_fill(~text, low), end.masked_fill(~text, low), none[:, 0], none[:, 1])
+        where = text if area is None else area
+        return CauseOutput(start.masked_fill(~where, low), end.masked_fill(~where, low), none[:, 0], none[:, 1])
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ class OnePassHeads(nn.Module):
         final = final.float()  # the heads stay fp32 (they are small) whatever the base computes in
         out = Outputs({name: self.heads[name](final, batch.text, batch.last) for name in names})
         if self.cause is not None:
-            out.cause = self.cause(final, batch.text, batch.last)
+            out.cause = self.cause(final, batch.text, batch.last, batch.area)
         return out
 
     def head_state(self) -> dict[str, torch.Tensor]:

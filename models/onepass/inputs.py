@@ -87,6 +87,14 @@ class Batch:
     text: torch.Tensor  # (B, T) bool: a text token (not prefix, suffix or padding)
     last: torch.Tensor  # (B,) long: column of each item's last token (the suffix)
     first: int  # column of the first text token (the same for every item)
+    # per column, the dialogue turn (position) a cause may be pointed at there, -1 elsewhere; None: the
+    # pointer ranges over ``text`` (see :func:`models.onepass.dialogue.view_batch`)
+    turn_of: torch.Tensor | None = None
+
+    @property
+    def area(self) -> torch.Tensor:
+        """(B, T) bool: the columns the cause pointer ranges over."""
+        return self.text if self.turn_of is None else self.turn_of >= 0
 
     @property
     def rows(self) -> int:

@@ -12,12 +12,12 @@ from typing import Sequence
 
 import torch
 
-from models.onepass.decode import best_spans, emotion_probabilities, intensities, span_chars
-from models.onepass.dialogue import (Conversations, Dialogue, DialogueLayout, Piece, dialogues_for, encode_pieces,
-                                     view_batch)
+from models.onepass.decode import best_spans, emotion_probabilities, intensities, span_chars, turn_at
+from models.onepass.dialogue import (Conversations, Dialogue, DialogueLayout, Piece, TurnTokens, dialogues_for,
+                                     encode_pieces, view_batch)
 from models.onepass.embedding import item_embeddings
 from models.onepass.heads import OnePassHeads
-from models.onepass.inputs import Batch, ItemEncoder, make_batch
+from models.onepass.inputs import Batch, ItemEncoder, ItemTokens, make_batch
 from models.onepass.network import OnePassNetwork
 from models.prediction import Prediction
 
@@ -30,6 +30,7 @@ class ReadoutState:
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # taxonomy -> label -> threshold
     layout: DialogueLayout = field(default_factory=DialogueLayout)  # how conversations are cut into pieces
     context_trained: bool = False  # whether training read conversation turns after their context
+    cause_across_turns: bool = False  # whether the cause pointer learned spans in earlier turns
 
 
 class OnePassReader:
@@ -100,11 +101,12 @@ class OnePassReader:
             self.stats["slots"] += int(batch.ids.numel())
             rows = [r for r, piece in enumerate(chunk) for _ in piece.views]
             views = [view for piece in chunk for view in piece.views]
+            areas = [area for piece in chunk for area in piece.areas] if self.state.cause_across_turns else None
             keys = [(piece.dialogue, turn) for piece in chunk for turn in piece.turns]
             texts = [dialogues[d].turns[t].text for d, t in keys]
             hidden = self.final_states(batch)
             hidden = hidden if rows == list(range(batch.rows)) else hidden[torch.as_tensor(rows, device=hidden.device)]
-            read = view_batch(batch, rows, views)
+            read = view_batch(batch, rows, views, areas)
             names = [taxonomy] if taxonomy is not None else []
             outputs = self.network.read(hidden, read, names)
             vectors = item_embeddings(hidden, read.text, read.last).tolist()
@@ -118,15 +120,34 @@ class OnePassReader:
                 emotions = {label: probs[row][label] for label in order_labels}
                 per_emotion = {label: levels[row][label] for label in order_labels} if levels[row] else None
                 top = max(emotions, key=emotions.__getitem__) if emotions else None
+                cause, cause_turn = self._cause(dialogues[key[0]], key[1], views[row],
+                                                areas[row] if areas is not None else None, spans[row])
                 found[key] = Prediction(
                     emotions=emotions,
                     intensity=per_emotion[top] if per_emotion and top is not None else None,
-                    cause=span_chars(texts[row], views[row], spans[row]),
+                    cause=cause,
                     adapter_version=self.version,
                     intensities=per_emotion,
                     embedding=tuple(vectors[row]),
+                    cause_turn=cause_turn,
                 )
         return [[found[(d, t)] for t in dialogue.targets] for d, dialogue in enumerate(dialogues)]
+
+    @staticmethod
+    def _cause(dialogue: Dialogue, position: int, view: ItemTokens, area: Sequence[TurnTokens] | None,
+               columns: tuple[int, int] | None) -> tuple[tuple[int, int, str] | None, int | None]:
+        """The decoded span and, where it lies in an earlier turn, that turn's number."""
+        if columns is None:
+            return None, None
+        if area is None:
+            return span_chars(dialogue.turns[position].text, view, columns), None
+        turn = turn_at(area, columns[0])
+        if turn is None:
+            return None, None
+        cause = span_chars(dialogue.turns[turn.position].text, turn, columns)
+        if cause is None or turn.position == position:
+            return cause, None
+        return cause, turn.number
 
     def final_states(self, batch: Batch) -> torch.Tensor:
         """(B, T, D) final (normed) hidden states of a right-padded batch; padding columns are never read."""

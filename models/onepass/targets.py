@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from models.onepass.decode import token_span
+from models.onepass.dialogue import TurnTokens
 from models.onepass.inputs import Batch, ItemTokens
 from models.onepass.network import HeadSpec, Outputs
 from models.tasks.base import Example
@@ -37,6 +38,7 @@ class TrainItem:
     rejected: dict[str, frozenset[str]] = field(default_factory=dict)  # a labeler answer a human corrected
     conversation: str | None = None
     turn: int | None = None
+    cause_turn: int | None = None  # the earlier turn (number) ``cause`` indexes; None: the item's own text
 
     @property
     def key(self) -> tuple[str, int] | str:
@@ -98,6 +100,7 @@ def merge_examples(examples: Sequence[Example], spec: HeadSpec) -> list[TrainIte
             counts[(item.key, label)] = n + 1
         if example.cause is not None and item.cause is None and spec.cause:
             item.cause = (int(example.cause[0]), int(example.cause[1]))
+            item.cause_turn = example.cause_turn if example.cause_turn != item.turn else None
     return [item for item in items.values() if item.emotions or item.intensities or item.cause is not None]
 
 
@@ -112,9 +115,13 @@ class LossWeights:
 
 
 def batch_loss(outputs: Outputs, batch: Batch, items: Sequence[TrainItem], tokens: Sequence[ItemTokens],
-               spec: HeadSpec, weights: LossWeights) -> tuple[torch.Tensor, dict[str, float]]:
+               spec: HeadSpec, weights: LossWeights,
+               areas: Sequence[Sequence[TurnTokens]] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The weighted loss of a batch and its parts (emotion BCE, intensity squared error, cause CE, and the
-    preference term: a logistic loss on the logit gap of each (better, worse) pair of a correction)."""
+    preference term: a logistic loss on the logit gap of each (better, worse) pair of a correction).
+
+    ``areas``: per row, the turns its cause pointer ranges over (a cause in an earlier turn is a target
+    only with them, and only where that turn is in the row's piece)."""
     rows = len(items)
     device = batch.ids.device
     zero = torch.zeros((), device=device)
@@ -161,11 +168,14 @@ def batch_loss(outputs: Outputs, batch: Batch, items: Sequence[TrainItem], token
                 sup_rows.append(r)
                 targets.append((0, 0))
                 continue
-            span = token_span(tok, start, end)
-            if span is None:
-                continue  # the cause lies in text cut off by the token limit
+            where: ItemTokens | TurnTokens | None = tok
+            if item.cause_turn is not None:
+                where = next((t for t in areas[r] if t.number == item.cause_turn), None) if areas else None
+            span = token_span(where, start, end) if where is not None else None
+            if span is None or where is None:
+                continue  # the cause lies in text cut off by the token limit, or in a turn the row cannot see
             sup_rows.append(r)
-            targets.append((1 + tok.first + span[0], 1 + tok.first + span[1]))
+            targets.append((1 + where.first + span[0], 1 + where.first + span[1]))
         if sup_rows:
             r_idx = torch.tensor(sup_rows, device=device)
             c = outputs.cause

@@ -34,7 +34,7 @@ from models.tasks.base import Example
 from models.training.config import OnePassConfig
 from models.training.data import examples_sha256
 from models.training.loop import LoopConfig, batch_plan, run_loop, steps_for
-from models.training.metrics import expected_calibration_error, pearson, token_f1
+from models.training.metrics import cause_token_f1, expected_calibration_error, pearson
 from models.training.sft import _jsonable, _versions, round_to_half, save_adapter, set_seed
 
 
@@ -139,6 +139,7 @@ def fit_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel
     weights = LossWeights(cfg.readout.emotion_weight, cfg.readout.intensity_weight, cfg.readout.cause_weight,
                           cfg.readout.preference_weight)
     parts_seen: list[dict[str, float]] = []
+    across = spec.cause and any(item.cause_turn is not None for item in train_items)
 
     def loss_at(step: int) -> torch.Tensor:
         chosen = [units[i] for i in plan[step]]
@@ -150,12 +151,13 @@ def fit_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel
         hidden = network.upper(kept, batch)
         rows = [r for r, unit in enumerate(chosen) for _ in unit.piece.views]
         views = [view for unit in chosen for view in unit.piece.views]
+        areas = [area for unit in chosen for area in unit.piece.areas] if across else None
         if rows != list(range(batch.rows)):
             hidden = hidden[torch.as_tensor(rows, device=hidden.device)]
-        read = view_batch(batch, rows, views)
+        read = view_batch(batch, rows, views, areas)
         outputs = network.read(hidden, read)
         loss, parts = batch_loss(outputs, read, [train_items[i] for unit in chosen for i in unit.items], views,
-                                 spec, weights)
+                                 spec, weights, areas)
         parts_seen.append(parts)
         return loss
 
@@ -170,7 +172,8 @@ def fit_onepass(cfg: OnePassConfig, examples: Sequence[Example], base: BaseModel
     if cfg.train.half_precision_weights:
         round_to_half(network.lm)
     state = ReadoutState(intensity_trained=_intensity_trained(train_items, spec, cfg.readout.min_intensity_examples),
-                         layout=layout, context_trained=any(item.conversation is not None for item in train_items))
+                         layout=layout, context_trained=any(item.conversation is not None for item in train_items),
+                         cause_across_turns=across)
     fitted = FittedOnePass(network, encoder, state, {})
     metrics = {"train_loss_first": result.losses[0], "train_loss_last": result.losses[-1],
                "train_loss_parts_last": _mean_parts(parts_seen[-50:])}
@@ -294,9 +297,11 @@ def tune_and_measure(reader: OnePassReader, held: Sequence[TrainItem], spec: Hea
     cause_rows = [item for item in held if item.cause is not None]
     if cause_rows and spec.cause:
         preds = read(cause_rows, None)
-        scores = [token_f1(item.text[item.cause[0]: item.cause[1]].strip(), p.cause[2] if p.cause else "")
-                  for item, p in zip(cause_rows, preds)]
-        metrics["cause_token_f1"] = float(np.mean(scores))
+        truth = [Example(item.text, cause=item.cause, conversation=item.conversation, turn=item.turn,
+                        cause_turn=item.cause_turn) for item in cause_rows]
+        turns = {(name, number): turn.text for name, numbered in (conversations or {}).items()
+                 for number, turn in numbered}
+        metrics.update(cause_token_f1(truth, preds, turns or None))
     return thresholds, metrics
 
 

@@ -22,6 +22,8 @@ class Example:
     ``conversation``, ``turn``, ``speaker``: where the text is a turn of a conversation, which one, its
     position there and who said it (the one-pass readout reads it after the turns before it). An example of
     a conversation with no field at all is context only: it is read as an earlier turn, never scored.
+    ``cause_turn``: for a turn whose cause lies in an earlier turn of its conversation, that turn's number
+    (``cause`` then indexes that turn's text); None: ``cause`` is in ``text``.
     """
 
     text: str
@@ -33,6 +35,7 @@ class Example:
     conversation: str | None = None
     turn: int | None = None
     speaker: str | None = None
+    cause_turn: int | None = None
 
     @property
     def labeled(self) -> bool:

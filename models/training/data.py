@@ -16,9 +16,12 @@ def example_from_dict(row: dict) -> Example:
     cause = row.get("cause")
     intensity = row.get("intensity")
     text = row["text"]
+    conversation = str(row["conversation"]) if row.get("conversation") is not None else None
+    turn = _turn(row) if conversation is not None else None
+    cause_turn = _cause_turn(row, turn) if cause is not None and row.get("cause_turn") is not None else None
     if cause is not None:
         start, end = int(cause[0]), int(cause[1])
-        if not 0 <= start <= end <= len(text):
+        if not 0 <= start <= end or (cause_turn is None and end > len(text)):
             raise ValueError(f"cause {cause} is outside the text ({len(text)} chars)")
         cause = (start, end)
     intensities = row.get("intensities")
@@ -31,9 +34,10 @@ def example_from_dict(row: dict) -> Example:
         cause=cause,
         intensities={str(k): float(v) for k, v in intensities.items()} if intensities else None,
         taxonomy=row.get("taxonomy"),
-        conversation=str(row["conversation"]) if row.get("conversation") is not None else None,
-        turn=_turn(row) if row.get("conversation") is not None else None,
+        conversation=conversation,
+        turn=turn,
         speaker=str(row["speaker"]) if row.get("speaker") else None,
+        cause_turn=cause_turn,
     )
 
 
@@ -44,9 +48,20 @@ def _turn(row: dict) -> int:
         raise ValueError(f"a turn of conversation {row['conversation']!r} needs an integer 'turn'") from None
 
 
+def _cause_turn(row: dict, turn: int | None) -> int:
+    try:
+        cause_turn = int(row["cause_turn"])
+    except (TypeError, ValueError):
+        raise ValueError(f"cause_turn {row['cause_turn']!r} is not a turn number") from None
+    if turn is None or cause_turn > turn:
+        raise ValueError(f"cause_turn {cause_turn} is not a turn of the example's conversation up to it")
+    return cause_turn
+
+
 def example_to_dict(example: Example) -> dict:
     """The JSON object for an Example (labels sorted, so equal examples serialise equally); a turn of a
-    conversation adds ``conversation``, ``turn`` and ``speaker``."""
+    conversation adds ``conversation``, ``turn`` and ``speaker`` (and ``cause_turn`` for a cause in an earlier
+    turn)."""
     out = {
         "text": example.text,
         "emotions": sorted(example.emotions) if example.emotions is not None else None,
@@ -57,6 +72,8 @@ def example_to_dict(example: Example) -> dict:
     }
     if example.conversation is not None:
         out.update(conversation=example.conversation, turn=example.turn, speaker=example.speaker)
+        if example.cause_turn is not None:
+            out["cause_turn"] = example.cause_turn
     return out
 
 

@@ -71,14 +71,34 @@ def span_f1(gold: tuple[int, int] | None, pred: tuple[int, int] | None) -> float
     return 2 * precision * recall / (precision + recall)
 
 
-def cause_f1(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, float]:
-    """Mean character-overlap F1 and exact-match rate of cause spans, over examples with an annotated cause."""
-    pairs = [(trim_span(g.text, *g.cause), p.cause[:2] if p.cause else None) for g, p in zip(gold, pred) if g.cause is not None]
+def cause_f1(gold: Sequence[Example], pred: Sequence[Prediction],
+             turns: Mapping[tuple[str, int], str] | None = None) -> dict[str, float]:
+    """Mean character-overlap F1 and exact-match rate of cause spans, over examples with an annotated cause
+    (a span in another turn than the gold's overlaps nothing; ``turns`` as in :func:`cause_token_f1`)."""
+    pairs = [(g, p, _gold_cause(g, turns)) for g, p in zip(gold, pred) if g.cause is not None]
+    pairs = [(g, p, found) for g, p, found in pairs if found is not None]
     if not pairs:
         return {}
-    scores = [span_f1(g, p) for g, p in pairs]
-    exact = [1.0 if (p is None and g[0] == g[1]) or (p is not None and tuple(p) == tuple(g)) else 0.0 for g, p in pairs]
+    scores, exact = [], []
+    for g, p, (text, span) in pairs:
+        said = p.cause[:2] if p.cause and p.cause_turn == g.cause_turn else None
+        other_turn = p.cause is not None and said is None
+        scores.append(0.0 if other_turn else span_f1(span, said))
+        exact.append(0.0 if other_turn else 1.0 if (said is None and span[0] == span[1])
+                     or (said is not None and tuple(said) == tuple(span)) else 0.0)
     return {"cause_f1": sum(scores) / len(scores), "cause_exact": sum(exact) / len(exact)}
+
+
+def _gold_cause(g: Example, turns: Mapping[tuple[str, int], str] | None) -> tuple[str, tuple[int, int]] | None:
+    """The text the gold cause indexes and its trimmed span; None for a cause in a turn ``turns`` lacks."""
+    assert g.cause is not None
+    if g.cause_turn is None:
+        text = g.text
+    elif turns is None or g.conversation is None or (g.conversation, g.cause_turn) not in turns:
+        return None
+    else:
+        text = turns[(g.conversation, g.cause_turn)]
+    return text, trim_span(text, *g.cause)
 
 
 def emotion_jaccard(gold: Sequence[Example], pred: Sequence[Prediction], threshold: Thresholds = 0.5) -> dict[str, float]:
@@ -161,26 +181,48 @@ def token_f1(gold: str, pred: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def cause_token_f1(gold: Sequence[Example], pred: Sequence[Prediction]) -> dict[str, float]:
-    """Mean token F1 of cause span texts ("no cause" counts as the empty string)."""
-    scores = []
+def cause_token_f1(gold: Sequence[Example], pred: Sequence[Prediction],
+                   turns: Mapping[tuple[str, int], str] | None = None) -> dict[str, float]:
+    """Mean token F1 of cause span texts ("no cause" counts as the empty string; a predicted span in another
+    turn than the gold's shares no token with it).
+
+    ``turns``: ``(conversation, turn) -> text``, where gold causes lie in earlier turns (``cause_turn``);
+    then ``cause_token_f1/same_turn`` (gold span in the item's own text), ``/earlier_turn`` and ``/none``
+    (gold: no cause) are reported beside the mean, with their counts.
+    """
+    groups: dict[str, list[float]] = {"same_turn": [], "earlier_turn": [], "none": []}
     for g, p in zip(gold, pred):
         if g.cause is None:
             continue
-        start, end = trim_span(g.text, *g.cause)
-        scores.append(token_f1(g.text[start:end], p.cause[2] if p.cause else ""))
-    return {"cause_token_f1": sum(scores) / len(scores)} if scores else {}
+        found = _gold_cause(g, turns)
+        if found is None:
+            continue
+        text, (start, end) = found
+        group = "none" if end <= start else "same_turn" if g.cause_turn is None else "earlier_turn"
+        other_turn = p.cause is not None and p.cause_turn != g.cause_turn
+        groups[group].append(0.0 if other_turn else token_f1(text[start:end], p.cause[2] if p.cause else ""))
+    scores = [x for values in groups.values() for x in values]
+    if not scores:
+        return {}
+    out = {"cause_token_f1": sum(scores) / len(scores)}
+    if turns is not None:
+        for name, values in groups.items():
+            out[f"n_cause/{name}"] = float(len(values))
+            if values:
+                out[f"cause_token_f1/{name}"] = sum(values) / len(values)
+    return out
 
 
 def all_metrics(gold: Sequence[Example], pred: Sequence[Prediction], labels: Sequence[str],
-                thresholds: Thresholds = 0.5) -> dict[str, float]:
-    """Every metric that applies to the annotated fields (emotion decisions at ``thresholds``)."""
+                thresholds: Thresholds = 0.5, turns: Mapping[tuple[str, int], str] | None = None) -> dict[str, float]:
+    """Every metric that applies to the annotated fields (emotion decisions at ``thresholds``; ``turns``: the
+    conversations' turn texts, for causes in earlier turns)."""
     return {
         **emotion_f1(gold, pred, labels, thresholds),
         **emotion_jaccard(gold, pred, thresholds),
         **emotion_ece(gold, pred, labels),
         **intensity_pearson(gold, pred),
         **intensity_mae(gold, pred),
-        **cause_token_f1(gold, pred),
-        **cause_f1(gold, pred),
+        **cause_token_f1(gold, pred, turns),
+        **cause_f1(gold, pred, turns),
     }

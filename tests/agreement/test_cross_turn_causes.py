@@ -118,10 +118,19 @@ def test_consensus_and_export_keep_the_turn(engine, dialogue, tmp_path: Path):
     ] + [{"id": "d1#2", "annotator": a, "emotions": ["joy"], "cause": "see you then"} for a in ("ann1", "ann2")])
     data = consensus_dataset(engine, "chat")
     items = {i.text: i for i in data.train + data.gold}
-    # training data is the item's own text; a cause in an earlier turn is not a span of it
-    assert items[REPLY].cause is None and items[REPLY].emotions == {"joy"}
+    # a cause in an earlier turn keeps its turn (offsets into that turn's text); one in the item's own text none
+    assert (items[REPLY].cause, items[REPLY].cause_turn) == ((MOVIE, MOVIE + 20), 0)
+    assert items[REPLY].emotions == {"joy"}
     third = items["Great, see you then."]
-    assert third.text[third.cause[0]:third.cause[1]] == "see you then"
+    assert third.text[third.cause[0]:third.cause[1]] == "see you then" and third.cause_turn is None
+    # as a training example it is read in its conversation; the prompt readout, reading it alone, learns "none"
+    from annotator.retrain.job import consensus_example
+    from models.tasks.cause.task import CauseTask
+
+    example = consensus_example(items[REPLY])
+    assert (example.cause, example.cause_turn) == ((MOVIE, MOVIE + 20), 0)
+    (completion,) = CauseTask().completions(example)
+    assert completion.answer.strip().endswith("none")
 
     out = tmp_path / "chat.jsonl"
     export(engine, "chat", "jsonl", out, include_raw=True)
@@ -148,9 +157,9 @@ def test_cause_text_maps_spans_both_ways():
     assert ctx.text == PLAN + "\n" + REPLY and ctx.own_text == REPLY and ctx.own_turn == 1
     span = ctx.span(MOVIE, MOVIE + 5, turn=0)
     assert span is not None and ctx.text[span[0]:span[1]] == "see a"
-    assert ctx.locate(span) == (0, MOVIE, MOVIE + 5) and ctx.own_span(span) is None
+    assert ctx.locate(span) == (0, MOVIE, MOVIE + 5)
     own = ctx.span(0, 6)
-    assert ctx.text[own[0]:own[1]] == "Sounds" and ctx.own_span(own) == (0, 6)
+    assert ctx.text[own[0]:own[1]] == "Sounds" and ctx.locate(own) == (None, 0, 6)
     assert ctx.span(0, 1, turn=7) is None
     lone = CauseText.lone("alone")
-    assert lone.span(1, 3) == (1, 3) and lone.own_span((1, 3)) == (1, 3) and lone.own_turn is None
+    assert lone.span(1, 3) == (1, 3) and lone.locate((1, 3)) == (None, 1, 3) and lone.own_turn is None

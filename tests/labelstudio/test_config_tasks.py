@@ -24,6 +24,7 @@ class FakeRow:  # plain value objects with the fields the functions read (not a 
     cause_start: int | None = 0
     cause_end: int | None = 17
     confidence: float | None = 0.61234
+    cause_turn: int | None = None
 
 
 @pytest.mark.parametrize("taxonomy", ["ekman", "goemotions", "semeval_ec", "plutchik"])
@@ -83,3 +84,24 @@ def test_the_dialogue_config_shows_the_turns_before_and_accepts_a_cause_in_them(
     assert task["data"]["dialogue"] == [{"speaker": "Ann", "text": "Shall we?", "turn": 0},
                                         {"speaker": "", "text": "Sure.", "turn": 1}]
     assert labeling_config(labels) == labeling_config(labels, dialogue=False) and "Paragraphs" not in labeling_config(labels)
+
+
+def test_a_predicted_cause_in_an_earlier_turn_is_a_paragraph_span_there_and_reads_back_exactly():
+    labels = ["joy", "sadness"]
+    shown = dialogue_data([(3, "Ann", "Shall we see a movie tomorrow?"), (4, "Bob", "Or go bowling?")])
+    row = FakeRow(text="Sounds like a good plan", emotions={"joy": 0.9}, cause_start=9, cause_end=29, cause_turn=3)
+    task = task_json(row, row, labels, 0.5, shown)
+    (pred,) = task["predictions"]
+    (span,) = [r for r in pred["result"] if r["from_name"] == "context_cause"]
+    assert span["value"] == {"start": "0", "end": "0", "startOffset": 9, "endOffset": 29,
+                             "text": "see a movie tomorrow", "paragraphlabels": ["cause"]}
+    assert not any(r["from_name"] == "cause" for r in pred["result"])  # nothing marked in the turn itself
+    assert LabelInterface(labeling_config(labels, dialogue=True)).validate_prediction(pred, return_errors=True) == []
+    back = parse_result(pred["result"], row.text, labels, [(3, shown[0]["text"]), (4, shown[1]["text"])])
+    assert back.status == "accepted" and back.errors == []
+    assert (back.cause_turn, back.cause_start, back.cause_end, back.cause_text) == (3, 9, 29, "see a movie tomorrow")
+    # a turn the task does not show (or a span that does not fit it) is not sent
+    for turn, end in ((2, 29), (3, 99)):
+        hidden = FakeRow(text=row.text, emotions={"joy": 0.9}, cause_start=9, cause_end=end, cause_turn=turn)
+        result = prediction_json(hidden.text, hidden, labels, 0.5, dialogue=shown)["result"]
+        assert [r["from_name"] for r in result] == ["emotions", "intensity"]

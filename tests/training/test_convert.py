@@ -116,3 +116,24 @@ def test_conversation_turns_keep_their_place_and_unlabeled_turns_come_as_context
     bad = _example(emotions=None, meta={"label_error": "unknown emotion 'happines'", "conversation": "d1", "turn": 4})
     (record,) = training_records([bad], "reccon", EK.name, EK.labels, skipped=skipped, conversations=True)
     assert record["emotions"] is None and record["turn"] == 4 and skipped.count == 1
+
+
+def test_reccon_causes_in_earlier_turns_come_with_their_turn_when_read_as_conversations(shared_data):
+    rows = list(read_dataset(shared_data / "reccon", "reccon", splits="dev"))
+    by_key = {(r.meta["conversation"], r.meta["turn"]): r.text for r in rows}
+    alone = list(training_records(rows, "reccon", EK.name, EK.labels))
+    records = list(training_records(rows, "reccon", EK.name, EK.labels, conversations=True))
+    across = [r for r in records if "cause_turn" in r]
+    assert len(across) > 50  # RECCON's inter-personal causes (the other speaker's words)
+    for record in across:
+        assert record["cause_turn"] < record["turn"]
+        start, end = record["cause"]
+        said = by_key[(record["conversation"], record["cause_turn"])]
+        assert 0 <= start < end <= len(said)
+        example = example_from_dict(record)
+        assert example.cause_turn == record["cause_turn"] and example.cause == (start, end)
+    # read alone, the same utterances have no cause in their own text
+    lone = {(r["text"], tuple(r["emotions"] or ())): r["cause"] for r in alone}
+    assert all(lone.get((r["text"], tuple(r["emotions"] or ()))) in ([0, 0], None) for r in across)
+    own = [r for r in records if "cause_turn" not in r and r["cause"] not in (None, [0, 0])]
+    assert own and all(0 <= r["cause"][0] < r["cause"][1] <= len(r["text"]) for r in own)

@@ -64,3 +64,26 @@ def test_ece_and_pearson_known_values():
     assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
     assert pearson([1, 2, 3], [5, 5, 5]) == 0.0
     assert token_f1("the red bike", "red bike today") == pytest.approx(2 / 3)
+
+
+def test_a_cause_in_an_earlier_turn_is_scored_against_that_turn_and_reported_apart():
+    said = "Shall we see a movie tomorrow?"
+    turns = {("c", 0): said, ("c", 1): "Sounds like a good plan", ("c", 2): "I lost my keys in the snow"}
+    gold = [Example("Sounds like a good plan", cause=(15, 29), conversation="c", turn=1, cause_turn=0),
+            Example("I lost my keys in the snow", cause=(2, 14), conversation="c", turn=2),
+            Example("Okay", cause=(0, 0), conversation="c", turn=3)]
+    right = [Prediction({}, None, (15, 29, said[15:29]), "t", cause_turn=0),
+             Prediction({}, None, (2, 14, "lost my keys"), "t"), Prediction({}, None, None, "t")]
+    m = all_metrics(gold, right, LABELS, turns=turns)
+    assert m["cause_token_f1"] == m["cause_f1"] == m["cause_exact"] == 1.0
+    assert m["cause_token_f1/earlier_turn"] == m["cause_token_f1/same_turn"] == m["cause_token_f1/none"] == 1.0
+    assert (m["n_cause/earlier_turn"], m["n_cause/same_turn"], m["n_cause/none"]) == (1.0, 1.0, 1.0)
+    # the same words in the wrong turn share nothing with the gold; "no cause" misses an earlier-turn cause
+    wrong_turn = [Prediction({}, None, (15, 29, said[15:29]), "t"), right[1], right[2]]
+    missed = [Prediction({}, None, None, "t"), right[1], right[2]]
+    for predictions in (wrong_turn, missed):
+        m = all_metrics(gold, predictions, LABELS, turns=turns)
+        assert m["cause_token_f1/earlier_turn"] == 0.0 == m["cause_exact"] - 2 / 3
+        assert m["cause_token_f1"] == pytest.approx(2 / 3)
+    # without the conversations' texts, a cause in another turn cannot be scored and is left out
+    assert all_metrics(gold, right, LABELS)["cause_token_f1"] == 1.0

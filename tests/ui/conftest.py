@@ -98,9 +98,9 @@ def seed_consensus(engine: Engine, project: str = "demo") -> None:
         repo.change_project_setting(db, proj, "gold_fraction", lambda _: fraction)
 
 
-def seed_dialogue(engine: Engine) -> int:
+def seed_dialogue(engine: Engine, cause: tuple[int, int, int] | None = None) -> int:
     """Three turns of a conversation in 'demo'; the last, predicted with the lowest confidence, is first in
-    the queue. Returns its item id."""
+    the queue (``cause``: its predicted cause as (turn, start, end), in an earlier turn). Returns its item id."""
     turns = [("Ann", "Shall we see a movie tomorrow?"), ("Bob", "Or go bowling?"), ("Ann", "Sounds like a good plan!")]
     from annotator import repo
 
@@ -113,6 +113,8 @@ def seed_dialogue(engine: Engine) -> int:
             db.add(item)
             items.append(item)
         db.flush()
+        where = {} if cause is None else {"cause_turn": cause[0], "cause_start": cause[1], "cause_end": cause[2],
+                                          "cause_text": turns[cause[0]][1][cause[1]:cause[2]]}
         db.add(Prediction(item_id=items[-1].id, adapter_version=VERSION, confidence=0.01, intensity=0.6,
-                          emotions={label: (0.51 if label == "joy" else 0.02) for label in project.labels}))
+                          emotions={label: (0.51 if label == "joy" else 0.02) for label in project.labels}, **where))
         return items[-1].id

@@ -299,6 +299,21 @@ def test_review_shows_a_turn_with_the_turns_before_it_and_takes_a_cause_from_the
     assert "Shall we see a movie tomorrow?"[ann.cause_start:ann.cause_end] == "see a movie tomorrow"
 
 
+def test_review_marks_a_proposed_cause_in_an_earlier_turn_and_keeps_it_there_when_accepted(engine, seeded):
+    target = seed_dialogue(engine, cause=(0, 9, 29))  # the labeler points at "see a movie tomorrow" in turn 0
+    at = _open_review()
+    (html,) = at.get("html")
+    body = html.proto.body
+    assert "Shall we <mark>see a movie tomorrow</mark>?" in body and body.count("<mark>") == 1
+    assert body.index("<mark>") < body.index("Sounds like")  # in the earlier turn, not in the turn itself
+    assert at.text_input(key=f"cause-{target}").value == "see a movie tomorrow"
+    _submit(at, "Save and next")  # accepted as proposed
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (ann,) = _annotations(engine)
+    assert (ann.cause_turn, ann.cause_start, ann.cause_end, ann.cause_text) == (0, 9, 29, "see a movie tomorrow")
+
+
 def test_review_records_a_cause_outside_the_conversation_and_refuses_words_from_nowhere(engine, seeded):
     target = seed_dialogue(engine)
     at = _open_review()

@@ -26,7 +26,8 @@ SCENES = {  # "Okay." after good news and after bad news
 
 @pytest.fixture(scope="module")
 def context_adapter(tmp_path_factory) -> Path:
-    """A one-pass adapter on the tiny base with an Ekman head, trained on a few conversations."""
+    """A one-pass adapter on the tiny base with an Ekman head, trained on a few conversations (the reply's cause
+    is in the turn before it)."""
     import torch
 
     from annotator.settings import get_settings
@@ -45,11 +46,12 @@ def context_adapter(tmp_path_factory) -> Path:
         news = "We won the lottery!" if good else "The dog died last night."
         label = frozenset({"joy" if good else "sadness"})
         examples += [Example(f"{news} ({i})", label, taxonomy="ekman", conversation=f"c{i}", turn=0, speaker="Ross"),
-                     Example("Okay.", label, taxonomy="ekman", conversation=f"c{i}", turn=1, speaker="Rachel"),
+                     Example("Okay.", label, taxonomy="ekman", conversation=f"c{i}", turn=1, speaker="Rachel",
+                             cause=(0, len(news) - 1), cause_turn=0),
                      Example(f"lone text {i}", frozenset({"fear"}), taxonomy="ekman")]
     out = tmp_path_factory.mktemp("context-adapter")
     cfg = OnePassConfig(readout=ReadoutConfig(taxonomies={"ekman": EKMAN.labels}, frozen_layers=1, holdout_fraction=0.0),
-                        train=TrainConfig(output_dir=out, batch_size=4, max_steps=4, learning_rate=1e-3, progress=False,
+                        train=TrainConfig(output_dir=out, batch_size=4, max_steps=24, learning_rate=3e-3, progress=False,
                                           run_name="ctx"),
                         model=ModelConfig(lora_r=4, lora_alpha=8))
     return save_onepass(fit_onepass(cfg, examples, base=tiny), out, "ctx")
@@ -86,7 +88,27 @@ def test_prelabel_reads_each_turn_after_the_turns_before_it(engine, tiny_env, co
     keys = [("s1", 1), ("s1", 2), ("s2", 1), ("s2", 2), None]
     expected = labeler.predict_turns(["Okay."] * 5, keys, conversations)
     for (name, turn), want in zip(keys[:4], expected):
-        assert stored[f"{name}-{turn}"][1].emotions == pytest.approx(want.emotions, abs=1e-5)
+        got = stored[f"{name}-{turn}"][1]
+        assert got.emotions == pytest.approx(want.emotions, abs=1e-5)
+        assert (got.cause_turn, got.cause_start, got.cause_end, got.cause_text) == (
+            want.cause_turn, *(want.cause or (None, None, None)))
+    assert any(want.cause_turn is not None for want in expected)  # a cause in the turn before, stored as such
+    for want, (name, _) in zip(expected, keys[:4]):
+        if want.cause_turn is not None and want.cause is not None:
+            said = SCENES[name][want.cause_turn][1]
+            assert said[want.cause[0]:want.cause[1]] == want.cause[2]
+    # the export names the turn the labeler's cause lies in (its own, or the earlier one)
+    from annotator.export import iter_export_rows
+
+    with session_scope(engine) as db:
+        exported = {row["external_id"]: row for row in iter_export_rows(db, "talk", include_raw=True)}
+    for (name, turn), want in zip(keys[:4], expected):
+        row = exported[f"{name}-{turn}"]
+        if want.cause is None:
+            assert row["cause"] is None
+        else:
+            assert row["cause"]["turn"] == (want.cause_turn if want.cause_turn is not None else turn)
+            assert row["predictions"][0]["cause"]["turn"] == want.cause_turn
     assert stored["lone"][1].emotions == pytest.approx(expected[4].emotions, abs=1e-5)
     assert stored["s1-1"][1].emotions != pytest.approx(stored["s2-1"][1].emotions, abs=1e-4)
 

@@ -86,7 +86,7 @@ with right:
 with left:
     if item.turn is not None:  # a turn of a conversation: the turns before it, then the turn itself
         st.html(dialogue_html([(t.turn, t.speaker, t.text) for t in item.context], item.turn, item.speaker,
-                              item.text, item.cause_start, item.cause_end))
+                              item.text, item.cause_start, item.cause_end, item.cause_turn))
     else:
         st.html(highlight_html(item.text, item.cause_start, item.cause_end))
     proposed_intensity = "-" if item.intensity is None else f"{item.intensity:.2f}"
@@ -96,7 +96,7 @@ with left:
                    f" · intensity {other['intensity'] if other['intensity'] is not None else '-'}"
                    f" · cause {_cause_words(other)}")
 
-    proposed_cause = item.text[item.cause_start:item.cause_end] if item.cause_start is not None else ""
+    proposed_cause = dashboard.proposed_cause(item)
     # outside the form: choosing an emotion shows its intensity slider at once
     emotions = st.multiselect("Emotions", labels, default=[e for e in item.proposed if e in labels],
                               key=f"emotions-{item.item_id}")

@@ -104,11 +104,14 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
             items, preds = store.load_chunk(db, chunk)
             project = repo.get_project_by_id(db, project_id)
             thresholds = decision_thresholds(db, project)
+            context = repo.earlier_turns(db, list(items.values()), get_settings().context_turns) if dialogue else {}
             body = []
             for r in chunk:  # a re-predicted row always has its task and its new prediction
                 pred = preds[int(r.prediction_id or 0)]
+                shown = dialogue_data([(t.turn, t.speaker, t.text) for t in context.get(r.item_id, [])
+                                       if t.turn is not None]) if dialogue else None
                 body.append(prediction_json(items[r.item_id].text, pred, labels, thresholds(pred.adapter_version),
-                                            r.ls_task_id))
+                                            r.ls_task_id, dialogue=shown))
             store.save_ls_settings(db, project, inflight_predictions={str(r.ls_task_id): r.version for r in chunk})
         _import_predictions(conn, ls_pid, body, report)
         with session_scope(engine) as db:

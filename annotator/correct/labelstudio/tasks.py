@@ -32,10 +32,11 @@ def _number(name: str, value: float) -> dict[str, Any]:
 
 
 def prediction_result(text: str, labels: Sequence[str], prediction: PredictionFields,
-                      thresholds: Thresholds) -> list[dict[str, Any]]:
+                      thresholds: Thresholds, dialogue: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Result items for one prediction: the emotions at or above their threshold (taxonomy order), the
     intensity and each chosen emotion's intensity rounded to the config's step, and the cause span when
-    it lies inside the text."""
+    it lies inside the text, or (``dialogue``: the task's :func:`dialogue_data`) inside the earlier turn it
+    names, as a paragraph span there."""
     result: list[dict[str, Any]] = []
     present = set(decided(prediction.emotions, thresholds))
     chosen = [label for label in labels if label in present]
@@ -49,12 +50,31 @@ def prediction_result(text: str, labels: Sequence[str], prediction: PredictionFi
     own = getattr(prediction, "intensities", None) or {}
     result.extend(_number(cfg.emotion_intensity(label), own[label]) for label in chosen if own.get(label) is not None)
     start, end = prediction.cause_start, prediction.cause_end
-    if start is not None and end is not None and 0 <= start < end <= len(text):
+    turn = getattr(prediction, "cause_turn", None)
+    if turn is not None:
+        result.extend(_paragraph_cause(dialogue or (), turn, start, end))
+    elif start is not None and end is not None and 0 <= start < end <= len(text):
         result.append({
             "id": cfg.CAUSE, "from_name": cfg.CAUSE, "to_name": cfg.TEXT, "type": "labels",
             "value": {"start": start, "end": end, "text": text[start:end], "labels": [cfg.CAUSE_LABEL]},
         })
     return result
+
+
+def _paragraph_cause(dialogue: Sequence[dict[str, Any]], turn: int, start: int | None,
+                     end: int | None) -> list[dict[str, Any]]:
+    """The cause as a span of the shown turn ``turn`` (none when that turn is not shown or the span does
+    not fit its text)."""
+    index = next((i for i, entry in enumerate(dialogue) if entry.get(TURN) == turn), None)
+    if index is None or start is None or end is None:
+        return []
+    said = str(dialogue[index]["text"])
+    if not 0 <= start < end <= len(said):
+        return []
+    return [{"id": cfg.CONTEXT_CAUSE, "from_name": cfg.CONTEXT_CAUSE, "to_name": cfg.DIALOGUE,
+             "type": "paragraphlabels",
+             "value": {"start": str(index), "end": str(index), "startOffset": start, "endOffset": end,
+                       "text": said[start:end], "paragraphlabels": [cfg.CAUSE_LABEL]}}]
 
 
 def dialogue_data(turns: Sequence[tuple[int, str | None, str]]) -> list[dict[str, Any]]:
@@ -74,16 +94,17 @@ def task_json(item: ItemLike, prediction: PredictionFields | None, labels: Seque
         data[cfg.DIALOGUE] = dialogue
     task: dict[str, Any] = {"data": data}
     if prediction is not None:
-        task["predictions"] = [prediction_json(item.text, prediction, labels, threshold)]
+        task["predictions"] = [prediction_json(item.text, prediction, labels, threshold, dialogue=dialogue)]
     return task
 
 
 def prediction_json(text: str, prediction: PredictionFields, labels: Sequence[str], threshold: Thresholds,
-                    task_id: int | None = None) -> dict[str, Any]:
-    """One prediction; with ``task_id`` in the form ``import_predictions`` takes for an existing task."""
+                    task_id: int | None = None, dialogue: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One prediction; with ``task_id`` in the form ``import_predictions`` takes for an existing task;
+    ``dialogue``: the task's turns shown before the item (where a cause in an earlier turn is marked)."""
     out: dict[str, Any] = {
         "model_version": prediction.adapter_version,
-        "result": prediction_result(text, labels, prediction, threshold),
+        "result": prediction_result(text, labels, prediction, threshold, dialogue),
     }
     if prediction.confidence is not None:
         out["score"] = round(float(prediction.confidence), 4)

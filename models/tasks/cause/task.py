@@ -44,9 +44,12 @@ class CauseTask:
         return as_cause(text, SubstringConstraint(text, codec).span(results[0].tokens))
 
     def completions(self, example: Example) -> list[Completion]:
-        """"cause: <span>" or "cause: none" when the example's cause is annotated."""
+        """"cause: <span>" or "cause: none" when the example's cause is annotated (the prompt reads the text
+        alone: a cause in an earlier turn of its conversation is "none" in it)."""
         if example.cause is None:
             return []
+        if example.cause_turn is not None and example.cause_turn != example.turn:
+            return [Completion(self.stem, NONE)]
         start, end = trim_span(example.text, *example.cause)
         answer = NONE if end <= start else LEAD.decode() + example.text[start:end]
         return [Completion(self.stem, answer)]

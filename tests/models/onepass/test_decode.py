@@ -54,6 +54,38 @@ def test_best_spans_choose_the_best_pair_with_end_after_start_or_none():
     assert best_spans(cause, batch) == [(3, 5), None]  # row 1: "no cause" scores 10 > 7
 
 
+def test_a_span_over_several_turns_stays_within_one_turn_and_targets_an_earlier_turn():
+    from models.onepass.dialogue import TurnTokens, view_batch
+
+    # one sequence: prefix, turn 0 at columns 1..4, its suffix at 5, turn 1 at columns 6..8, its suffix at 9
+    earlier = TurnTokens(position=0, number=7, first=1, offsets=((0, 3), (3, 8), (8, 12), (12, 15)))
+    own = TurnTokens(position=1, number=8, first=6, offsets=((0, 4), (4, 9), (9, 12)))
+    whole = ItemTokens(ids=(1, 10, 11, 12, 13, 2, 14, 15, 16, 2), offsets=(), first=1)
+    view = ItemTokens(ids=whole.ids, offsets=own.offsets, first=6)
+    batch = make_batch([whole], pad_id=2)
+    read = view_batch(batch, [0], [view], [(earlier, own)])
+    assert read.turn_of.tolist() == [[-1, 0, 0, 0, 0, -1, 1, 1, 1, -1]]
+    assert read.text.tolist() == [[False] * 6 + [True] * 3 + [False]]  # the heads still read its own text
+    low = torch.finfo(torch.float32).min
+    start = torch.full((1, 10), -5.0).masked_fill(~read.area, low)
+    end = start.clone()
+    start[0, 3], end[0, 7] = 6.0, 6.0  # the best pair would cross from turn 0 into turn 1
+    end[0, 4] = 3.0
+    cause = CauseOutput(start, end, none_start=torch.zeros(1), none_end=torch.zeros(1))
+    assert best_spans(cause, read) == [(3, 4)]  # within turn 0
+    # the same span as a training target: a cause in turn 7 at characters [8, 15) is columns 3..4
+    item = TrainItem("own text", cause=(8, 15), conversation="c", turn=8, cause_turn=7)
+    right = CauseOutput(start.clone(), end.clone(), torch.zeros(1), torch.zeros(1))
+    right.start[0, 3], right.end[0, 4] = 30.0, 30.0
+    spec = HeadSpec(taxonomies={})
+    near, _ = batch_loss(Outputs(cause=right), read, [item], [view], spec, LossWeights(), [(earlier, own)])
+    far, _ = batch_loss(Outputs(cause=cause), read, [item], [view], spec, LossWeights(), [(earlier, own)])
+    assert float(near) < 1e-3 < float(far)
+    # without the turns it may point into, an earlier turn's cause is no target at all
+    none, parts = batch_loss(Outputs(cause=right), read, [item], [view], spec, LossWeights())
+    assert parts["cause"] == 0.0
+
+
 def test_thresholds_are_tuned_per_label_and_fall_back_when_rare():
     rng = np.random.default_rng(0)
     gold = np.zeros((400, 2), dtype=bool)

@@ -31,6 +31,12 @@ def test_a_conversation_is_one_sequence_and_each_turn_is_viewed_at_its_own_token
         assert view.offsets == alone.offsets
         assert encoder.tokenizer.decode(ids[before : view.first]) == f"{turn.speaker}: "
         before = len(view.ids)
+    # each turn's cause may lie in it or any turn before it in the piece
+    for t, (view, area) in enumerate(zip(pieces[0].views, pieces[0].areas)):
+        assert [turn.position for turn in area] == list(range(t + 1)) and area[-1].first == view.first
+        for turn in area:
+            alone = encoder.encode([SCENE[turn.position].text])[0]
+            assert ids[turn.first : turn.first + turn.n_text] == alone.ids[alone.first : -1]
     # a lone text is token for token what the encoder makes of it
     (lone,) = encode_pieces(encoder, [Dialogue.lone("Okay.")])
     assert lone.tokens.ids == lone.views[0].ids == encoder.encode(["Okay."])[0].ids
@@ -129,7 +135,7 @@ def test_training_reads_conversation_turns_in_context_and_keeps_repeated_words_a
     assert fitted.meta["data"]["n_sequences"] < fitted.meta["data"]["n_train"]  # a scene's turns share a pass
     path = save_onepass(fitted, tmp_path, "tiny")
     assert read_meta(path)["onepass"]["dialogue"] == {"context_turns": 8, "max_tokens": 256, "separator": ": ",
-                                                       "trained": True}
+                                                       "trained": True, "cause_across_turns": False}
     labeler = open_labeler(tiny, path, TAXONOMIES["mood"])
     assert labeler.reads_context
     conversations = conversations_of(conversation_examples())
@@ -142,3 +148,46 @@ def test_training_reads_conversation_turns_in_context_and_keeps_repeated_words_a
     assert reloaded[2].emotions == pytest.approx(labeler.predict(["Okay."])[0].emotions, abs=1e-5)
     with pytest.raises(ValueError, match="turn 9 is not a turn of conversation 'scene0'"):
         labeler.predict_turns(["Okay."], [("scene0", 9)], conversations)
+
+
+def test_a_cause_in_an_earlier_turn_is_learned_and_pointed_at_in_that_turn(tiny, tmp_path) -> None:
+    """Scenes where the reply's cause is what the other speaker said: the pointer learns to point there,
+    and a predicted cause is always a substring of the turn it names, never of a later one."""
+    from models.adapters import read_meta
+    from models.labeler import open_labeler
+    from models.onepass.dialogue import conversations_of
+    from models.onepass.train import fit_onepass, save_onepass
+    from models.tasks.base import Example
+    from tests.models.onepass.conftest import TAXONOMIES, config
+
+    data = []
+    for i in range(16):
+        scene, news = f"scene{i}", f"We won the lottery, number {i}!"
+        data.append(Example(news, conversation=scene, turn=1, speaker="Ross"))  # context only
+        data.append(Example("Sounds great", frozenset({"joy"}), taxonomy="mood", conversation=scene, turn=2,
+                            speaker="Rachel", cause=(7, 18), cause_turn=1))  # "the lottery", said by Ross
+    fitted = fit_onepass(config(tmp_path, max_steps=40, learning_rate=3e-3), data, base=tiny)
+    assert fitted.state.cause_across_turns
+    path = save_onepass(fitted, tmp_path, "across")
+    assert read_meta(path)["onepass"]["dialogue"]["cause_across_turns"] is True
+    labeler = open_labeler(tiny, path, TAXONOMIES["mood"])
+    conversations = conversations_of(data)
+    keys = [(f"scene{i}", 2) for i in range(16)]
+    predictions = labeler.predict_turns(["Sounds great"] * 16, keys, conversations)
+    texts = {turn: dict(conversations["scene0"])[turn].text for turn in (1, 2)}
+    pointed = 0
+    for (scene, _), p in zip(keys, predictions):
+        if p.cause is None:
+            continue
+        turn = p.cause_turn if p.cause_turn is not None else 2
+        assert turn in (1, 2)  # its own turn or an earlier one
+        said = dict(conversations[scene])[turn].text
+        assert said[p.cause[0]:p.cause[1]] == p.cause[2]
+        pointed += p.cause_turn == 1 and "lottery" in p.cause[2]
+    assert pointed >= 12, [(p.cause_turn, p.cause) for p in predictions]
+    assert "lottery" not in texts[2]
+    # an adapter that never learned causes across turns points into the item's own text only
+    alone = open_labeler(tiny, save_onepass(fit_onepass(config(tmp_path, max_steps=2), data[:1] + [
+        Example("Sounds great", frozenset({"joy"}), taxonomy="mood", conversation="scene0", turn=2,
+                cause=(0, 6))], base=tiny), tmp_path, "own"), TAXONOMIES["mood"])
+    assert all(p.cause_turn is None for p in alone.predict_turns(["Sounds great"] * 16, keys, conversations))
