@@ -42,7 +42,7 @@ DEV_SETS = (
     ("emotionlines_friends", "emotionlines", "ekman"),  # turns in context where the adapter reads them so
 )
 SHOWN = ("emotion_macro_f1", "emotion_micro_f1", "emotion_jaccard", "emotion_ece", "intensity_pearson",
-         "intensity_mae", "cause_token_f1", "cause_exact")
+         "intensity_mae", "cause_token_f1", "cause_exact", "cause_token_f1/same_turn", "cause_token_f1/earlier_turn")
 LOWER_IS_BETTER = ("emotion_ece", "intensity_mae")
 
 
