@@ -76,7 +76,8 @@ def _row(item: Item, preds: list[Prediction], anns: list[Annotation], thresholds
     if adjudication is not None:  # a reviewer's final label wins over the majority
         best.emotions, best.intensity, best.source = list(adjudication.emotions), adjudication.intensity, "adjudicated"
         best.intensities = None
-        best.cause = cause_dict(adjudication.cause_start, adjudication.cause_end, adjudication.cause_text)
+        best.cause = cause_dict(adjudication.cause_start, adjudication.cause_end, adjudication.cause_text,
+                                adjudication.cause_turn, adjudication.cause_outside)
         best.annotators = list(adjudication.annotators)
     if best.cause is not None and best.cause["turn"] is None and not best.cause["outside"]:
         best.cause["turn"] = item.turn  # the turn the span lies in: the item's own (None for a lone item)

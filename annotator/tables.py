@@ -319,6 +319,8 @@ class Adjudication(Base):
     cause_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cause_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cause_turn: Mapped[int | None] = mapped_column(Integer, nullable=True)  # an earlier turn the span lies in
+    cause_outside: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # not in the conversation
     # whose answer the reviewer took as it was (an annotator's name, "labeler"), or None: edited
     chosen_from: Mapped[str | None] = mapped_column(String(200), nullable=True)
     annotators: Mapped[list[Any]] = mapped_column(JSON)  # whose annotations the reviewer saw

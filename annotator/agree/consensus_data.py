@@ -154,12 +154,13 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
             cause = as_span(final.cause_start, final.cause_end)
             original = _most_common_original(originals, item_id, data.based_on.get(item_id, []))
             if original is not None and set(original["emotions"]) == set(final.emotions) and \
-                    as_span(*(original["cause"] or (None, None))) == cause:
+                    as_span(*(original["cause"] or (None, None))) == cause and \
+                    original.get("cause_turn") == final.cause_turn:
                 original = None
             (gold if is_gold else train).append(ConsensusItem(
                 item_id=item_id, text=text, emotions=frozenset(final.emotions), intensity=final.intensity,
                 cause=cause, agreement=agreement, n_annotations=len(group), corrected_from=original,
-                adjudicated_by=final.reviewer))
+                adjudicated_by=final.reviewer, cause_turn=final.cause_turn if cause is not None else None))
             continue
         if len(group) >= rules.min_annotations and agreement >= rules.min_agreement:
             chosen = group

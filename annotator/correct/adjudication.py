@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from annotator import repo
-from annotator.agree.consensus import from_humans, from_machine
+from annotator.agree.consensus import cause_dict, from_humans, from_machine
 from annotator.agree.distance import masi_similarity
 from annotator.correct.checks import check_labels
+from annotator.correct.dashboard import ContextTurn
 from annotator.label.thresholds import decision_thresholds
+from annotator.settings import get_settings
 from annotator.states import AnnotationStatus
 from annotator.tables import Adjudication
 
@@ -28,13 +30,18 @@ LABELER = "labeler"
 
 @dataclass
 class AdjudicationItem:
-    """One disputed item: its text, every answer, and a starting proposal (the majority)."""
+    """One disputed item: its text (with the turns before it, for a turn of a conversation), every answer,
+    and a starting proposal (the majority). A cause is a :func:`~annotator.agree.consensus.cause_dict`
+    (``turn`` None: the item's own text) or None."""
 
     item_id: int
     text: str
     disagreement: float
     answers: list[dict[str, Any]]  # {"coder", "emotions", "intensity", "cause"}: annotators, then the labeler
     proposal: dict[str, Any] = field(default_factory=dict)  # majority emotions, mean intensity, common cause
+    turn: int | None = None
+    speaker: str | None = None
+    context: list[ContextTurn] = field(default_factory=list)  # earlier turns, oldest first
 
 
 def adjudicate_above(settings: dict[str, Any] | None) -> float:
@@ -55,6 +62,7 @@ def adjudication_queue(db: Session, project_name: str, limit: int = 50) -> list[
     version = labeler.version if labeler else None
     preds = repo.predictions_of_version(db, ids, version)
     decide = decision_thresholds(db, project)(version)
+    earlier = repo.earlier_turns(db, [i for i in items if i.turn is not None], get_settings().context_turns)
     queue = []
     for item in items:
         accepted = [a for a in anns[item.id] if a.status == AnnotationStatus.ACCEPTED]
@@ -62,28 +70,36 @@ def adjudication_queue(db: Session, project_name: str, limit: int = 50) -> list[
         if disagreement < threshold:
             continue
         answers = [{"coder": a.annotator, "emotions": list(a.emotions), "intensity": a.intensity,
-                    "cause": a.cause_text} for a in accepted]
+                    "cause": cause_dict(a.cause_start, a.cause_end, a.cause_text, a.cause_turn, a.cause_outside)}
+                   for a in accepted]
         if item.id in preds:
             machine = from_machine(preds[item.id], decide)
             answers.append({"coder": LABELER, "emotions": machine.emotions, "intensity": machine.intensity,
-                            "cause": (machine.cause or {}).get("text")})
+                            "cause": machine.cause})
         majority = from_humans(accepted)
         proposal = {"emotions": majority.emotions, "intensity": majority.intensity, "cause": majority.cause}
-        queue.append(AdjudicationItem(item.id, item.text, disagreement, answers, proposal))
+        context = [ContextTurn(int(t.turn), t.speaker, t.text) for t in earlier.get(item.id, []) if t.turn is not None]
+        queue.append(AdjudicationItem(item.id, item.text, disagreement, answers, proposal, item.turn, item.speaker,
+                                      context))
     queue.sort(key=lambda q: (-q.disagreement, q.item_id))
     return queue[:limit]
 
 
 def adjudicate(db: Session, project_name: str, item_id: int, reviewer: str, emotions: list[str],
-               intensity: float | None, cause: tuple[int, int] | None, chosen_from: str | None = None) -> Adjudication:
+               intensity: float | None, cause: tuple[int, int] | None, chosen_from: str | None = None, *,
+               cause_turn: int | None = None, cause_outside: bool = False) -> Adjudication:
     """Store ``reviewer``'s final label for an item (replacing an earlier one). ``chosen_from``: the coder
-    whose answer was taken as it was, None when edited. Refuses labels outside the taxonomy, an intensity
-    outside [0, 1], a cause span outside the text and an item nobody annotated."""
-    fields = check_labels(db, project_name, item_id, emotions, intensity, cause)
+    whose answer was taken as it was, None when edited; ``cause_turn``/``cause_outside`` as for an
+    annotation (:func:`annotator.correct.checks.check_labels`). Refuses labels outside the taxonomy, an
+    intensity outside [0, 1], a cause span outside its text or in a turn that is not an earlier turn of the
+    item's conversation, and an item nobody annotated."""
+    fields = check_labels(db, project_name, item_id, emotions, intensity, cause, cause_turn=cause_turn,
+                          cause_outside=cause_outside)
     seen = sorted(a.annotator for a in repo.annotations_for_items(db, [item_id])[item_id]
                   if a.status == AnnotationStatus.ACCEPTED)
     if not seen:
         raise ValueError(f"item {item_id} has no annotation to adjudicate")
-    adjudicated = {key: fields[key] for key in ("emotions", "intensity", "cause_start", "cause_end", "cause_text")}
+    adjudicated = {key: fields[key] for key in ("emotions", "intensity", "cause_start", "cause_end", "cause_text",
+                                                "cause_turn", "cause_outside")}
     return repo.upsert_adjudication(db, {"item_id": item_id, "reviewer": reviewer, **adjudicated,
                                          "chosen_from": chosen_from, "annotators": seen})

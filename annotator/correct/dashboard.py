@@ -344,22 +344,34 @@ def proposed_cause(review: ReviewItem) -> str:
 
 
 def locate_cause(review: ReviewItem, phrase: str) -> tuple[int | None, int, int] | None:
-    """Where a cause phrase copied from the page lies: ``(turn, start, end)``, turn None for the item's own
-    text, else the latest earlier turn shown that holds it; None for an empty phrase; ValueError if it is in
-    none of them. In the item's own text the occurrence nearest the proposed cause wins; the proposed cause
-    kept as it is stays where the labeler put it (an earlier turn too)."""
-    if review.cause_turn is not None and phrase.strip() and phrase.strip() == proposed_cause(review):
-        assert review.cause_start is not None and review.cause_end is not None
-        return review.cause_turn, review.cause_start, review.cause_end
+    """Where a cause phrase copied from the review page lies (see :func:`locate_phrase`), the labeler's
+    proposed cause being the one kept where it is."""
+    proposed = None if review.cause_start is None or review.cause_end is None else (
+        review.cause_turn, review.cause_start, review.cause_end)
+    return locate_phrase(review.text, review.context, phrase, proposed)
+
+
+def locate_phrase(text: str, context: Sequence[ContextTurn], phrase: str,
+                  proposed: tuple[int | None, int, int] | None = None) -> tuple[int | None, int, int] | None:
+    """Where a cause phrase copied from a page that shows ``text`` below the turns ``context`` lies:
+    ``(turn, start, end)``, turn None for ``text`` itself, else the latest shown turn that holds it; None for
+    an empty phrase; ValueError if it is in none of them. ``proposed`` (a cause the page proposed, as
+    ``(turn, start, end)``): kept as it is, it stays where it was (an earlier turn too); in ``text`` the
+    occurrence nearest it wins."""
+    words = phrase.strip()
+    if proposed is not None and proposed[0] is not None and words:
+        shown = next((t for t in context if t.turn == proposed[0]), None)
+        if shown is not None and shown.text[proposed[1]:proposed[2]] == words:
+            return proposed
     try:
-        span = cause_span(review.text, phrase, near=review.cause_start)
+        span = cause_span(text, phrase, near=proposed[1] if proposed is not None and proposed[0] is None else None)
     except ValueError:
-        for shown in reversed(review.context):
-            at = shown.text.find(phrase.strip())
+        for shown in reversed(context):
+            at = shown.text.find(words)
             if at >= 0:
-                return shown.turn, at, at + len(phrase.strip())
-        where = "this turn or the turns shown above it" if review.context else "the text"
-        raise ValueError(f"the cause {phrase.strip()!r} is not a part of {where}; copy it exactly") from None
+                return shown.turn, at, at + len(words)
+        where = "this turn or the turns shown above it" if context else "the text"
+        raise ValueError(f"the cause {words!r} is not a part of {where}; copy it exactly") from None
     return None if span is None else (None, span[0], span[1])
 
 

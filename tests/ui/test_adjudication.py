@@ -89,3 +89,45 @@ def test_the_adjudication_page_is_for_reviewers_and_saves_the_final_label(engine
     assert (row.item_id, row.reviewer, row.emotions, row.chosen_from) == (third, "rita", ["joy", "surprise"], "carol")
     assert row.annotators == ["bob", "carol"]
     assert "Nothing to adjudicate" in at.info[0].value
+
+
+def test_a_dialogue_turn_is_adjudicated_below_its_context_with_a_cause_in_an_earlier_turn(engine, seeded, tmp_path):
+    """Two annotators disagree on a reply and on where its cause is; the reviewer sees the turns before it,
+    takes the cause one of them marked in the earlier turn, and that turn travels into consensus and export."""
+    from tests.ui.conftest import seed_dialogue
+
+    target = seed_dialogue(engine)  # turn 2 "Sounds like a good plan!" after "Shall we see a movie tomorrow?"
+    with session_scope(engine) as db:
+        dashboard.save_correction(db, "demo", target, "bob", ["joy"], 0.7, (9, 29), cause_turn=0)
+        dashboard.save_correction(db, "demo", target, "carol", ["surprise"], 0.4, (0, 6))
+        repo.change_project_setting(db, repo.get_project_or_raise(db, "demo"), "gold_fraction", lambda _: 0.0)
+        add_user(db, "rita", "rita-secret-1", "reviewer")
+        (disputed,) = [q for q in adjudication_queue(db, "demo") if q.item_id == target]
+        assert [t.text for t in disputed.context] == ["Shall we see a movie tomorrow?", "Or go bowling?"]
+        assert disputed.answers[0]["cause"] == {"start": 9, "end": 29, "text": "see a movie tomorrow", "turn": 0,
+                                                "outside": False}
+        with pytest.raises(ValueError, match="not an earlier turn"):
+            adjudicate(db, "demo", target, "rita", ["joy"], None, (0, 5), cause_turn=7)
+    at = login("rita", "rita-secret-1")
+    at.switch_page("views/adjudication.py").run()
+    assert not at.exception, at.exception
+    assert f"item {target}" in at.caption[0].value
+    body = at.get("html")[0].proto.body
+    assert body.index("Shall we see a movie tomorrow?") < body.index("Sounds like a good plan!")
+    assert at.dataframe[0].value["cause"].tolist()[:2] == ["see a movie tomorrow (turn 0)", "Sounds"]
+    at.radio(key=f"adjudicate-from-{target}").set_value("bob").run()
+    assert at.text_input(key=f"adjudicate-cause-{target}-bob").value == "see a movie tomorrow"
+    (button,) = [b for b in at.button if b.label == "Save final label"]
+    button.click().run()
+    assert not at.exception and f"Item {target} settled." in at.success[0].value
+    with session_scope(engine) as db:
+        (row,) = db.scalars(select(Adjudication)).all()
+    assert (row.cause_turn, row.cause_start, row.cause_end, row.cause_text, row.chosen_from) == (
+        0, 9, 29, "see a movie tomorrow", "bob")
+    settled = {i.item_id: i for i in consensus_dataset(engine, "demo").train + consensus_dataset(engine, "demo").gold}
+    assert (settled[target].cause, settled[target].cause_turn) == ((9, 29), 0)
+    out = tmp_path / "out.jsonl"
+    export(engine, "demo", "jsonl", out)
+    rows = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert rows[target]["label_source"] == "adjudicated"
+    assert rows[target]["cause"] == {"start": 9, "end": 29, "text": "see a movie tomorrow", "turn": 0, "outside": False}
