@@ -201,16 +201,16 @@ def test_the_label_chart_names_every_bar(dashboard: str, tmp_path: Path):
 def test_a_dialogue_turn_is_reviewed_below_the_turns_before_it(dashboard: str, tmp_path: Path):
     from playwright.sync_api import expect
 
-    target = seed_dialogue(open_database())
+    target = seed_dialogue(open_database(), cause=(0, 9, 29))  # the labeler points into the first turn
     with _browser_page(1400, 1000) as page:
         page.goto(dashboard)
         _log_in(page)
         page.get_by_role("link", name="Review queue").click()
         expect(page.get_by_text(f"item {target} · adapter {VERSION}")).to_be_visible()
-        expect(page.get_by_text("Shall we see a movie tomorrow?")).to_be_visible()
+        expect(page.locator("mark", has_text="see a movie tomorrow")).to_be_visible()  # marked in that turn
         expect(page.get_by_text("(the turn to label)")).to_be_visible()
         cause = page.get_by_label("Cause: a phrase copied from this turn or a turn shown above it (empty: no cause)")
-        cause.fill("see a movie tomorrow")
+        expect(cause).to_have_value("see a movie tomorrow")  # the proposal, ready to accept
         expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
         page.screenshot(path=str(tmp_path / "dialogue.png"), full_page=True)
         shutil.copyfile(tmp_path / "dialogue.png", LEAD_SCREENSHOT.with_name("dashboard-review-dialogue.png"))
@@ -303,3 +303,38 @@ def test_a_reviewer_settles_a_dispute_and_the_agreement_page_shows_each_annotato
     with session_scope(engine) as db:
         (row,) = db.scalars(select(Adjudication)).all()
     assert (row.item_id, row.reviewer) == (third, "rita")
+
+
+def test_a_reviewer_settles_a_dialogue_turn_below_its_context(dashboard: str, tmp_path: Path):
+    from playwright.sync_api import expect
+
+    from annotator.correct import dashboard as service
+    from annotator.correct.users import add_user
+    from annotator.tables import Adjudication
+
+    engine = open_database()
+    target = seed_dialogue(engine)
+    with session_scope(engine) as db:
+        service.save_correction(db, "demo", target, "bob", ["joy"], 0.7, (9, 29), cause_turn=0)
+        service.save_correction(db, "demo", target, "carol", ["surprise"], 0.4, (0, 6))
+        add_user(db, "rita", "rita-secret-1", "reviewer")
+    with _browser_page(1280, 1100) as page:
+        page.goto(dashboard)
+        _log_in(page, "rita", "rita-secret-1")
+        page.get_by_role("link", name="Adjudication").click()
+        expect(page.get_by_text(f"item {target}", exact=False).first).to_be_visible()
+        expect(page.get_by_text("Shall we see a movie tomorrow?")).to_be_visible()  # the turns before it
+        page.get_by_text("bob", exact=True).last.click()  # start from bob's answer
+        cause = page.get_by_label("Final cause: a phrase copied from this turn or a turn shown above it "
+                                  "(empty: no cause)")
+        expect(cause).to_have_value("see a movie tomorrow")
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+        page.wait_for_timeout(1500)  # the table is drawn on a canvas after it appears
+        page.screenshot(path=str(tmp_path / "adjudication-dialogue.png"), full_page=True)
+        shutil.copyfile(tmp_path / "adjudication-dialogue.png",
+                        LEAD_SCREENSHOT.with_name("dashboard-adjudication-dialogue.png"))
+        page.get_by_role("button", name="Save final label").click()
+        expect(page.get_by_text(f"Item {target} settled.")).to_be_visible()
+    with session_scope(engine) as db:
+        (row,) = db.scalars(select(Adjudication)).all()
+    assert (row.item_id, row.cause_turn, row.cause_text, row.chosen_from) == (target, 0, "see a movie tomorrow", "bob")
