@@ -31,7 +31,8 @@ class FakeRow:  # plain value objects with the fields the functions read (not a 
 def test_config_has_every_label_and_the_three_controls(taxonomy):
     labels = list(get_taxonomy(taxonomy).labels)
     interface = LabelInterface(labeling_config(labels))
-    assert interface.get_control("emotions").labels == labels
+    # a taxonomy without "neutral" also offers "no emotion" (the choice is required)
+    assert interface.get_control("emotions").labels == labels + ([] if "neutral" in labels else ["no emotion"])
     assert interface.get_control("emotions").attr["choice"] == "multiple"
     number = interface.get_control("intensity")
     assert (number.attr["min"], number.attr["max"], number.attr["step"]) == ("0", "1", "0.01")
@@ -57,10 +58,31 @@ def test_task_embeds_a_prediction_that_label_studio_accepts_and_we_read_back():
 
 
 def test_prediction_without_cause_or_emotions_above_threshold():
-    row = FakeRow(emotions={"joy": 0.2}, cause_start=None, cause_end=None, intensity=None, confidence=None)
-    pred = prediction_json(row.text, row, ["joy"], 0.5, task_id=42)
+    row = FakeRow(emotions={"joy": 0.2, "neutral": 0.1}, cause_start=None, cause_end=None, intensity=None,
+                  confidence=None)
+    pred = prediction_json(row.text, row, ["joy", "neutral"], 0.5, task_id=42)
     assert pred == {"model_version": "emollm-v3", "result": [], "task": 42}
     assert "predictions" not in task_json(row, None, ["joy"], 0.5)
+
+
+def test_no_emotion_is_a_choice_where_the_taxonomy_has_no_neutral_and_reads_back_as_none():
+    labels = ["joy", "sadness"]
+    row = FakeRow(emotions={"joy": 0.2, "sadness": 0.1}, cause_start=None, cause_end=None, intensity=None)
+    (pred,) = task_json(row, row, labels, 0.5)["predictions"]
+    assert pred["result"] == [{"id": "emotions", "from_name": "emotions", "to_name": "text", "type": "choices",
+                               "value": {"choices": ["no emotion"]}}]
+    assert LabelInterface(labeling_config(labels)).validate_prediction(pred, return_errors=True) == []
+    back = parse_result(pred["result"], row.text, labels)
+    assert (back.status, back.emotions, back.no_emotion) == ("accepted", [], True)
+    mixed = parse_result([{"from_name": "emotions", "to_name": "text", "type": "choices",
+                           "value": {"choices": ["joy", "no emotion"]}}], row.text, labels)
+    assert mixed.status == "rejected" and "'no emotion' chosen with emotions" in mixed.rejection_reason
+    nothing = parse_result([], row.text, labels)  # an unanswered field is not "none"
+    assert nothing.status == "rejected" and "none chosen" in nothing.rejection_reason
+    # where "neutral" is a label, it is the way to say so; "no emotion" is not offered
+    assert "no emotion" not in labeling_config(["joy", "neutral"])
+    assert parse_result([{"from_name": "emotions", "to_name": "text", "type": "choices",
+                          "value": {"choices": ["no emotion"]}}], row.text, ["joy", "neutral"]).status == "rejected"
 
 
 def test_out_of_text_cause_is_not_sent():

@@ -73,7 +73,8 @@ def _gold_cause(row) -> tuple[int | None, int, int] | None:
 
 def _ls_result(task, emotions: list[str], cause: tuple[int | None, int, int] | None) -> list[dict]:
     """What an annotator submits in Label Studio: the emotions and the cause, in the turn or in a shown one."""
-    result = [{"from_name": "emotions", "to_name": "text", "type": "choices", "value": {"choices": emotions}}]
+    result = [{"from_name": "emotions", "to_name": "text", "type": "choices",
+               "value": {"choices": emotions or ["no emotion"]}}]
     if cause is None:
         return result
     turn, start, end = cause
@@ -111,8 +112,8 @@ def test_a_conversation_corpus_goes_round_the_loop_with_its_structure(shared_dat
         assert result.exit_code == 0, result.output
         for row in read_dataset(path, fmt):
             n_rows += 1
-            if set(row.emotions or ()) - {"neutral"}:  # Label Studio asks for at least one emotion
-                gold[row.id] = sorted(set(row.emotions or ()) - {"neutral"})
+            if row.emotions is not None:  # neutral: no emotion of Ekman's ("no emotion" in Label Studio)
+                gold[row.id] = sorted(set(row.emotions) - {"neutral"})
                 causes[row.id] = _gold_cause(row) if fmt == "reccon" else None
     assert any(c is not None and c[0] is not None for c in causes.values())  # RECCON: causes in earlier turns
     with session_scope(engine) as db:
@@ -133,7 +134,7 @@ def test_a_conversation_corpus_goes_round_the_loop_with_its_structure(shared_dat
             assert any(shown["turn"] == cause[0] for shown in task.data["dialogue"])
         conn.client.annotations.create(id=task.id, lead_time=2.0, result=_ls_result(task, truth, cause))
     pulled = pull_project(engine, "talk")
-    assert (pulled.inserted, pulled.rejected) == (len(gold), 0)
+    assert (pulled.inserted, pulled.rejected) == (len(gold), 0)  # neutral turns too, as "no emotion"
     # annotator 2 through the dashboard's review (what its Save button calls), with some noise
     rng = random.Random(3)
     with session_scope(engine) as db:

@@ -20,9 +20,17 @@ DIALOGUE = "dialogue"  # <Paragraphs layout="dialogue">: the turns before the it
 CONTEXT_CAUSE = "context_cause"  # <ParagraphLabels> over the dialogue: a cause in an earlier turn
 CAUSE_OUTSIDE = "cause_outside"  # <Choices> with one choice: the cause is not in the conversation
 OUTSIDE_CHOICE = "not in the conversation"
+# A taxonomy without "neutral" (Ekman, E-c, Plutchik) gets one more emotion choice, so that an annotator can
+# say an item carries none (the choices are required, and an unanswered field is not "none")
+NO_EMOTION = "no emotion"
 INTENSITY_MIN = 0.0
 INTENSITY_MAX = 1.0
 INTENSITY_STEP = 0.01
+
+
+def no_emotion_choice(labels: Sequence[str]) -> bool:
+    """Whether the emotions offer the :data:`NO_EMOTION` choice (taxonomies without a ``neutral`` label)."""
+    return "neutral" not in labels
 
 
 def emotion_intensity(label: str) -> str:
@@ -31,8 +39,9 @@ def emotion_intensity(label: str) -> str:
 
 
 def labeling_config(labels: Sequence[str], dialogue: bool = False) -> str:
-    """Labeling config XML: the text, the emotions (multi-choice, required), the overall intensity, an
-    intensity per chosen emotion (each shown only while its emotion is chosen) and the cause span.
+    """Labeling config XML: the text, the emotions (multi-choice, required; "no emotion" too where the
+    taxonomy has no ``neutral``), the overall intensity, an intensity per chosen emotion (each shown only
+    while its emotion is chosen) and the cause span.
 
     ``dialogue``: the turns before the item are shown above it as a dialogue (speakers, turns), a cause may
     be marked in any of them (``context_cause``), or said to be outside the conversation.
@@ -42,7 +51,8 @@ def labeling_config(labels: Sequence[str], dialogue: bool = False) -> str:
     """
     if not labels:
         raise ValueError("a labeling config needs at least one emotion label")
-    choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
+    offered = [*labels, NO_EMOTION] if no_emotion_choice(labels) else list(labels)
+    choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in offered)
     per_emotion = "\n".join(
         f"""  <View visibleWhen="choice-selected" whenTagName="{EMOTIONS}" whenChoiceValue={quoteattr(label)}>
     <Header value={quoteattr(f"Intensity of {label}")} size="6"/>

@@ -29,6 +29,7 @@ class AnnotationFields:
     cause_text: str | None = None
     cause_turn: int | None = None  # an earlier turn of the conversation the cause span lies in
     cause_outside: bool | None = None  # the cause is not in the conversation
+    no_emotion: bool = False  # the annotator chose "no emotion" (``emotions`` is then empty)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -54,7 +55,8 @@ Paragraphs = Sequence["tuple[int, str] | None"]
 def parse_result(result: Any, text: str, labels: Sequence[str], paragraphs: Paragraphs | None = None) -> AnnotationFields:
     """Read emotions, intensity and cause from a result list; collect every problem in ``errors``.
 
-    Rules: at least one emotion, each from ``labels``; intensity optional, a finite number in [0, 1];
+    Rules: at least one emotion, each from ``labels``, or only "no emotion" (where the config offers it:
+    a taxonomy without ``neutral``); intensity optional, a finite number in [0, 1];
     cause optional, at most one span with 0 <= start < end <= len(text) whose ``text`` (if sent) matches.
     For a turn of a conversation (``paragraphs``: what its task's dialogue shows), the cause may instead be
     a span inside one earlier turn (checked against that turn's stored text), or "not in the conversation".
@@ -120,7 +122,7 @@ def parse_result(result: Any, text: str, labels: Sequence[str], paragraphs: Para
             out.intensities[label] = float(number)
     if out.intensity is None and out.intensities:
         out.intensity = max(out.intensities.values())  # the item's intensity: its strongest emotion's
-    if not out.emotions and not any(e.startswith(f"{cfg.EMOTIONS}:") for e in out.errors):
+    if not out.emotions and not out.no_emotion and not any(e.startswith(f"{cfg.EMOTIONS}:") for e in out.errors):
         out.errors.append(f"{cfg.EMOTIONS}: none chosen")
     return out
 
@@ -129,6 +131,12 @@ def _read_emotions(value: dict[str, Any], labels: Sequence[str], out: Annotation
     choices = value.get("choices")
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         out.errors.append(f"{cfg.EMOTIONS}: choices must be a list of strings, got {choices!r}")
+        return
+    if cfg.NO_EMOTION in choices and cfg.no_emotion_choice(labels):
+        if len(choices) > 1:
+            out.errors.append(f"{cfg.EMOTIONS}: {cfg.NO_EMOTION!r} chosen with emotions {choices!r}")
+            return
+        out.no_emotion = True  # an answer: the item carries none of the labels
         return
     unknown = [c for c in choices if c not in labels]
     if unknown:

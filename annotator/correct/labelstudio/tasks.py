@@ -40,6 +40,8 @@ def prediction_result(text: str, labels: Sequence[str], prediction: PredictionFi
     result: list[dict[str, Any]] = []
     present = set(decided(prediction.emotions, thresholds))
     chosen = [label for label in labels if label in present]
+    if not chosen and cfg.no_emotion_choice(labels):
+        chosen = [cfg.NO_EMOTION]  # the labeler's answer is "none of them", as an annotator would say it
     if chosen:
         result.append({
             "id": cfg.EMOTIONS, "from_name": cfg.EMOTIONS, "to_name": cfg.TEXT, "type": "choices",
