@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,14 +153,13 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         if final is not None:  # a reviewer settled it: their label is the consensus
             cause = as_span(final.cause_start, final.cause_end)
             original = _most_common_original(originals, item_id, data.based_on.get(item_id, []))
-            if original is not None and set(original["emotions"]) == set(final.emotions) and \
-                    as_span(*(original["cause"] or (None, None))) == cause and \
-                    original.get("cause_turn") == final.cause_turn:
+            cause_turn = final.cause_turn if cause is not None else None
+            if _answered_alike(original, final.emotions, cause, cause_turn):
                 original = None
             (gold if is_gold else train).append(ConsensusItem(
                 item_id=item_id, text=text, emotions=frozenset(final.emotions), intensity=final.intensity,
                 cause=cause, agreement=agreement, n_annotations=len(group), corrected_from=original,
-                adjudicated_by=final.reviewer, cause_turn=final.cause_turn if cause is not None else None))
+                adjudicated_by=final.reviewer, cause_turn=cause_turn))
             continue
         if len(group) >= rules.min_annotations and agreement >= rules.min_agreement:
             chosen = group
@@ -174,8 +173,7 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         cause = None if located is None else (located[1], located[2])
         cause_turn = None if located is None else located[0]
         original = _most_common_original(originals, item_id, data.based_on.get(item_id, []))
-        if original is not None and frozenset(original["emotions"]) == cons.emotions and \
-                as_span(*(original["cause"] or (None, None))) == cause and original.get("cause_turn") == cause_turn:
+        if _answered_alike(original, cons.emotions, cause, cause_turn):
             original = None
         entry = ConsensusItem(item_id=item_id, text=text, emotions=cons.emotions, intensity=cons.intensity,
                               cause=cause, agreement=agreement, n_annotations=len(group),
@@ -184,6 +182,13 @@ def consensus_dataset(engine: Engine, project: str) -> ConsensusDataset:
         (gold if is_gold else train).append(entry)
     return ConsensusDataset(train=train, gold=gold, data_hash=_data_hash(train, gold, left_out), left_out=left_out,
                             rule=dataclasses.asdict(rules) | {"trusted_annotators": sorted(rules.trusted_annotators)})
+
+
+def _answered_alike(original: dict[str, Any] | None, emotions: Iterable[str], cause: tuple[int, int] | None,
+                    cause_turn: int | None) -> bool:
+    """Whether the labeler's original answer has the consensus emotions and cause (then nothing was corrected)."""
+    return original is not None and set(original["emotions"]) == set(emotions) and \
+        as_span(*(original["cause"] or (None, None))) == cause and original.get("cause_turn") == cause_turn
 
 
 def _corrected_predictions(db: Any, project_id: int, thresholds: Callable[[str], Thresholds]

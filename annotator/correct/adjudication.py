@@ -18,9 +18,8 @@ from annotator import repo
 from annotator.agree.consensus import cause_dict, from_humans, from_machine
 from annotator.agree.distance import masi_similarity
 from annotator.correct.checks import check_labels
-from annotator.correct.dashboard import ContextTurn
+from annotator.correct.dashboard import ContextTurn, context_turns
 from annotator.label.thresholds import decision_thresholds
-from annotator.settings import get_settings
 from annotator.states import AnnotationStatus
 from annotator.tables import Adjudication
 
@@ -62,7 +61,7 @@ def adjudication_queue(db: Session, project_name: str, limit: int = 50) -> list[
     version = labeler.version if labeler else None
     preds = repo.predictions_of_version(db, ids, version)
     decide = decision_thresholds(db, project)(version)
-    earlier = repo.earlier_turns(db, [i for i in items if i.turn is not None], get_settings().context_turns)
+    earlier = context_turns(db, items)
     queue = []
     for item in items:
         accepted = [a for a in anns[item.id] if a.status == AnnotationStatus.ACCEPTED]
@@ -78,9 +77,8 @@ def adjudication_queue(db: Session, project_name: str, limit: int = 50) -> list[
                             "cause": machine.cause})
         majority = from_humans(accepted)
         proposal = {"emotions": majority.emotions, "intensity": majority.intensity, "cause": majority.cause}
-        context = [ContextTurn(int(t.turn), t.speaker, t.text) for t in earlier.get(item.id, []) if t.turn is not None]
         queue.append(AdjudicationItem(item.id, item.text, disagreement, answers, proposal, item.turn, item.speaker,
-                                      context))
+                                      earlier.get(item.id, [])))
     queue.sort(key=lambda q: (-q.disagreement, q.item_id))
     return queue[:limit]
 

@@ -296,10 +296,17 @@ def _review_item(db: Session, item: Item, pred: Prediction | None, threshold: Th
                             intensities={k: float(v) for k, v in (pred.intensities or {}).items()} or None,
                             cause_turn=pred.cause_turn)
     review.turn, review.speaker = item.turn, item.speaker
-    review.context = [ContextTurn(t.turn, t.speaker, t.text)
-                      for t in repo.earlier_turns(db, [item], get_settings().context_turns).get(item.id, [])
-                      if t.turn is not None]
+    review.context = context_turns(db, [item]).get(item.id, [])
     return review
+
+
+def context_turns(db: Session, items: Sequence[Item]) -> dict[int, list[ContextTurn]]:
+    """Per item that is a turn of a conversation, the turns shown above it (``ANNOTATOR_CONTEXT_TURNS``),
+    oldest first."""
+    turns = [item for item in items if item.turn is not None]
+    earlier = repo.earlier_turns(db, turns, get_settings().context_turns) if turns else {}
+    return {item_id: [ContextTurn(int(t.turn), t.speaker, t.text) for t in shown if t.turn is not None]
+            for item_id, shown in earlier.items()}
 
 
 def review_item(db: Session, project_name: str, item_id: int) -> ReviewItem:
@@ -337,10 +344,17 @@ def proposed_cause(review: ReviewItem) -> str:
     """The words of the labeler's proposed cause, in the item's text or the earlier turn it names."""
     if review.cause_start is None or review.cause_end is None:
         return ""
-    if review.cause_turn is None:
-        return review.text[review.cause_start:review.cause_end]
-    shown = next((t for t in review.context if t.turn == review.cause_turn), None)
-    return shown.text[review.cause_start:review.cause_end] if shown is not None else ""
+    return _words_at(review.text, review.context, (review.cause_turn, review.cause_start, review.cause_end))
+
+
+def _words_at(text: str, context: Sequence[ContextTurn], where: tuple[int | None, int, int]) -> str:
+    """The words at ``(turn, start, end)``: in ``text`` for turn None, else in that shown turn ("" if it is
+    not shown)."""
+    turn, start, end = where
+    if turn is None:
+        return text[start:end]
+    shown = next((t for t in context if t.turn == turn), None)
+    return shown.text[start:end] if shown is not None else ""
 
 
 def locate_cause(review: ReviewItem, phrase: str) -> tuple[int | None, int, int] | None:
@@ -359,10 +373,8 @@ def locate_phrase(text: str, context: Sequence[ContextTurn], phrase: str,
     ``(turn, start, end)``): kept as it is, it stays where it was (an earlier turn too); in ``text`` the
     occurrence nearest it wins."""
     words = phrase.strip()
-    if proposed is not None and proposed[0] is not None and words:
-        shown = next((t for t in context if t.turn == proposed[0]), None)
-        if shown is not None and shown.text[proposed[1]:proposed[2]] == words:
-            return proposed
+    if proposed is not None and proposed[0] is not None and words and _words_at(text, context, proposed) == words:
+        return proposed
     try:
         span = cause_span(text, phrase, near=proposed[1] if proposed is not None and proposed[0] is None else None)
     except ValueError:

@@ -85,14 +85,12 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
         with session_scope(engine) as db:
             items, preds = store.load_chunk(db, chunk)
             thresholds = decision_thresholds(db, repo.get_project_by_id(db, project_id))
-            context = repo.earlier_turns(db, list(items.values()), get_settings().context_turns) if dialogue else {}
+            shown = _shown_dialogues(db, items) if dialogue else {}
             tasks = {}
             for r in chunk:
                 pred = preds.get(r.prediction_id) if r.prediction_id is not None else None
                 decide_at = thresholds(pred.adapter_version) if pred is not None else DEFAULT_THRESHOLD
-                shown = dialogue_data([(t.turn, t.speaker, t.text) for t in context.get(r.item_id, [])
-                                       if t.turn is not None]) if dialogue else None
-                tasks[r.item_id] = task_json(items[r.item_id], pred, labels, decide_at, shown)
+                tasks[r.item_id] = task_json(items[r.item_id], pred, labels, decide_at, shown.get(r.item_id))
             store.mark_pending(db, project_id, ls_pid, chunk)
         _import_tasks(conn, engine, ls_pid, project_id, chunk, tasks, report)
         report.created += len(chunk)
@@ -104,14 +102,12 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
             items, preds = store.load_chunk(db, chunk)
             project = repo.get_project_by_id(db, project_id)
             thresholds = decision_thresholds(db, project)
-            context = repo.earlier_turns(db, list(items.values()), get_settings().context_turns) if dialogue else {}
+            shown = _shown_dialogues(db, items) if dialogue else {}
             body = []
             for r in chunk:  # a re-predicted row always has its task and its new prediction
                 pred = preds[int(r.prediction_id or 0)]
-                shown = dialogue_data([(t.turn, t.speaker, t.text) for t in context.get(r.item_id, [])
-                                       if t.turn is not None]) if dialogue else None
                 body.append(prediction_json(items[r.item_id].text, pred, labels, thresholds(pred.adapter_version),
-                                            r.ls_task_id, dialogue=shown))
+                                            r.ls_task_id, dialogue=shown.get(r.item_id)))
             store.save_ls_settings(db, project, inflight_predictions={str(r.ls_task_id): r.version for r in chunk})
         _import_predictions(conn, ls_pid, body, report)
         with session_scope(engine) as db:
@@ -122,6 +118,14 @@ def push(engine: Engine, conn: Connection, project_name: str, *, limit: int | No
             on_chunk(report)
     report.seconds = time.monotonic() - began
     return report
+
+
+def _shown_dialogues(db: Any, items: dict[int, Any]) -> dict[int, list[dict[str, Any]]]:
+    """Per item of a dialogue project, the turns before it as its task shows them (``data["dialogue"]``; []
+    for a lone item)."""
+    context = repo.earlier_turns(db, list(items.values()), get_settings().context_turns)
+    return {item_id: dialogue_data([(t.turn, t.speaker, t.text) for t in context.get(item_id, []) if t.turn is not None])
+            for item_id in items}
 
 
 def ensure_project(conn: Connection, db: Any, project: Project) -> int:
